@@ -1,0 +1,71 @@
+// The one error table: runtime error kinds and HTTP faults -> status + OpenAI (or Cohere) envelope.
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { RuntimeError, type RuntimeErrorKind } from '../../runtime/index.ts';
+
+interface ErrorRow {
+  status: ContentfulStatusCode;
+  type: string;
+  code: string | null;
+}
+
+const TABLE: Record<RuntimeErrorKind, ErrorRow> = {
+  invalid_request: { status: 400, type: 'invalid_request_error', code: null },
+  model_not_found: { status: 404, type: 'invalid_request_error', code: 'model_not_found' },
+  wrong_task: { status: 400, type: 'invalid_request_error', code: 'model_not_supported' },
+  context_length_exceeded: { status: 400, type: 'invalid_request_error', code: 'context_length_exceeded' },
+  unsupported: { status: 400, type: 'invalid_request_error', code: 'unsupported_parameter' },
+  queue_full: { status: 429, type: 'rate_limit_error', code: 'queue_full' },
+  not_ready: { status: 503, type: 'server_error', code: 'model_not_ready' },
+  // Nobody is listening any more; 499 is what proxies log for a client that left.
+  cancelled: { status: 499 as ContentfulStatusCode, type: 'invalid_request_error', code: 'cancelled' },
+  internal: { status: 500, type: 'server_error', code: null },
+};
+
+/** Which API's clients read the body: Cohere SDKs read a top-level `message`. */
+export type ErrorFlavor = 'openai' | 'cohere';
+
+export interface WireError {
+  status: ContentfulStatusCode;
+  headers: Record<string, string>;
+  body: { error: { message: string; type: string; param: string | null; code: string | null }; message?: string };
+}
+
+/** Runtime field names are camelCase; the wire's are snake_case. */
+const toWireParam = (param: string | null) => (param === null ? null : param.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+
+export function toWireError(err: unknown, flavor: ErrorFlavor = 'openai'): WireError {
+  let row: ErrorRow;
+  let message: string;
+  let param: string | null = null;
+  const headers: Record<string, string> = {};
+  if (err instanceof RuntimeError) {
+    row = TABLE[err.kind];
+    message = err.message;
+    param = toWireParam(err.param);
+    if (err.retryAfterSeconds !== undefined) headers['Retry-After'] = String(err.retryAfterSeconds);
+  } else if (err instanceof HTTPException) {
+    const status = err.status as ContentfulStatusCode;
+    row = { status, type: status >= 500 ? 'server_error' : 'invalid_request_error', code: null };
+    message = err.message || 'Bad request.';
+  } else {
+    // Never a stack trace on the wire: the detail goes to the log.
+    console.error(err);
+    row = TABLE.internal;
+    message = 'The server had an error while processing your request.';
+  }
+  const body: WireError['body'] = { error: { message, type: row.type, param, code: row.code } };
+  if (flavor === 'cohere') body.message = message;
+  return { status: row.status, headers, body };
+}
+
+export function errorResponse(c: Context, err: unknown, flavor: ErrorFlavor = 'openai'): Response {
+  const wire = toWireError(err, flavor);
+  return c.json(wire.body, wire.status, wire.headers);
+}
+
+/** A 4xx for input problems found at the edge (schema, JSON, routing). */
+export function invalidRequest(message: string, param: string | null = null): RuntimeError {
+  return new RuntimeError('invalid_request', message, { param });
+}

@@ -1,0 +1,66 @@
+// Writes a fixture preset as a Hugging Face-layout model folder (atomically: temp dir, then rename).
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { buildBert } from './builder/bert.ts';
+import { writeModel } from './builder/graph.ts';
+import { wordPieceTokenizer } from './builder/wordpiece.ts';
+import { PRESETS, type BertPreset } from './presets.ts';
+
+const NOTE = 'RANDOM-WEIGHT fixture built by ovserve (models/build.ts): a real architecture with meaningless weights.';
+
+function writeJson(file: string, value: unknown): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+function writeBert(dir: string, preset: BertPreset): void {
+  const d = preset.dims;
+  const classifier = d.labels > 0;
+  writeJson(join(dir, 'config.json'), {
+    _comment: NOTE,
+    architectures: [classifier ? 'BertForSequenceClassification' : 'BertModel'],
+    model_type: 'bert',
+    vocab_size: d.vocabSize,
+    hidden_size: d.hiddenSize,
+    num_hidden_layers: d.layers,
+    num_attention_heads: d.heads,
+    intermediate_size: d.intermediateSize,
+    hidden_act: 'gelu',
+    max_position_embeddings: d.maxPositions,
+    type_vocab_size: d.typeVocabSize,
+    layer_norm_eps: d.layerNormEps,
+    pad_token_id: 0,
+    ...(classifier
+      ? { id2label: Object.fromEntries(Array.from({ length: d.labels }, (_, i) => [String(i), `LABEL_${i}`])), label2id: Object.fromEntries(Array.from({ length: d.labels }, (_, i) => [`LABEL_${i}`, i])) }
+      : {}),
+  });
+  const { tokenizerJson, tokenizerConfig } = wordPieceTokenizer(d.vocabSize, d.maxPositions);
+  writeJson(join(dir, 'tokenizer.json'), tokenizerJson);
+  writeJson(join(dir, 'tokenizer_config.json'), tokenizerConfig);
+  if (!classifier) {
+    // sentence-transformers layout: Transformer -> mean Pooling -> Normalize.
+    writeJson(join(dir, 'modules.json'), [
+      { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
+      { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
+      { idx: 2, name: '2', path: '2_Normalize', type: 'sentence_transformers.models.Normalize' },
+    ]);
+    writeJson(join(dir, '1_Pooling', 'config.json'), { word_embedding_dimension: d.hiddenSize, pooling_mode_cls_token: false, pooling_mode_mean_tokens: true, pooling_mode_max_tokens: false, pooling_mode_lasttoken: false });
+  }
+  writeModel(join(dir, 'onnx', 'model.onnx'), buildBert(d, preset.seed));
+}
+
+/** Builds `presetName` into `dir`, replacing nothing that is already there. */
+export function buildPreset(presetName: string, dir: string): void {
+  const preset = PRESETS[presetName];
+  if (!preset) throw new Error(`unknown fixture preset "${presetName}"; known: ${Object.keys(PRESETS).join(', ')}`);
+  const temp = `${dir}.building-${process.pid}`;
+  rmSync(temp, { recursive: true, force: true });
+  mkdirSync(temp, { recursive: true });
+  writeBert(temp, preset);
+  if (existsSync(dir)) rmSync(temp, { recursive: true, force: true });
+  else renameSync(temp, dir);
+}
+
+export function isBuilt(dir: string): boolean {
+  return existsSync(join(dir, 'config.json'));
+}

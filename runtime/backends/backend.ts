@@ -1,0 +1,66 @@
+// The Backend interface: the only view tasks, batching and generation have of a native runtime.
+
+/** Element types the runtime exchanges with backends (the ONNX names). */
+export type TensorType = 'float32' | 'float16' | 'int64' | 'int32' | 'bool';
+
+export type TensorData = Float32Array | Uint16Array | BigInt64Array | Int32Array | Uint8Array;
+
+/** A dense row-major tensor, shared with the native side without copying where possible. */
+export interface Tensor {
+  readonly type: TensorType;
+  readonly data: TensorData;
+  readonly dims: readonly number[];
+}
+
+/** Name, element type and shape of a model input or output; symbolic dims are strings. */
+export interface TensorInfo {
+  readonly name: string;
+  readonly type: TensorType;
+  readonly shape: ReadonlyArray<number | string>;
+}
+
+export type Feeds = Record<string, Tensor>;
+
+export interface Backend {
+  /** Which engine runs this model, for logs and /v3/models. */
+  readonly engine: 'onnxruntime' | 'openvino';
+  readonly inputs: readonly TensorInfo[];
+  readonly outputs: readonly TensorInfo[];
+  /** One forward pass. Rejects with RuntimeError('cancelled') if the signal fired before it started. */
+  run(feeds: Feeds, signal?: AbortSignal): Promise<Record<string, Tensor>>;
+  dispose(): Promise<void>;
+}
+
+export interface BackendOptions {
+  /** Intra-op threads; undefined lets the engine choose (all cores). */
+  threads?: number;
+}
+
+export type BackendFactory = (modelFile: string, options: BackendOptions) => Promise<Backend>;
+
+/** Builds a tensor from plain numbers, choosing the typed array for the type. */
+export function int64Tensor(values: ArrayLike<number>, dims: readonly number[]): Tensor {
+  const data = new BigInt64Array(values.length);
+  for (let i = 0; i < values.length; i++) data[i] = BigInt(values[i] as number);
+  return { type: 'int64', data, dims };
+}
+
+/** A tensor with no elements along one axis (the first step's empty KV cache). */
+export function emptyTensor(type: TensorType, dims: readonly number[]): Tensor {
+  return { type, data: allocate(type, 0), dims };
+}
+
+export function allocate(type: TensorType, length: number): TensorData {
+  switch (type) {
+    case 'float32':
+      return new Float32Array(length);
+    case 'float16':
+      return new Uint16Array(length);
+    case 'int64':
+      return new BigInt64Array(length);
+    case 'int32':
+      return new Int32Array(length);
+    case 'bool':
+      return new Uint8Array(length);
+  }
+}

@@ -1,0 +1,56 @@
+// Chooses the engine for a model: OpenVINO when asked for or (auto) when it loads, else onnxruntime.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { RuntimeError } from '../errors.ts';
+import type { Backend, BackendOptions } from './backend.ts';
+import { createOnnxRuntimeBackend } from './onnxruntime.ts';
+import { createOpenVinoBackend, loadOpenVino, type OpenVinoAddon } from './openvino.ts';
+
+export type BackendChoice = 'auto' | 'onnxruntime' | 'openvino';
+
+export interface BackendSelection {
+  modelDir: string;
+  /** File relative to modelDir from config, if the user named one. */
+  file: string | undefined;
+  choice: BackendChoice;
+  options: BackendOptions;
+  log: (line: string) => void;
+}
+
+// The addon is probed once per process; every model shares the answer.
+let openVinoProbe: Promise<{ addon?: OpenVinoAddon; reason?: string }> | undefined;
+function probeOpenVino() {
+  openVinoProbe ??= loadOpenVino().then(
+    (addon) => ({ addon }),
+    (err: unknown) => ({ reason: err instanceof Error ? err.message.split('\n')[0] : String(err) }),
+  );
+  return openVinoProbe;
+}
+
+function resolveFile(modelDir: string, file: string | undefined, engine: 'onnxruntime' | 'openvino'): string {
+  if (file) return join(modelDir, file);
+  const ir = join(modelDir, 'openvino_model.xml');
+  if (engine === 'openvino' && existsSync(ir)) return ir;
+  return join(modelDir, 'onnx', 'model.onnx');
+}
+
+export async function selectBackend(sel: BackendSelection): Promise<Backend> {
+  if (sel.choice !== 'onnxruntime') {
+    const probe = await probeOpenVino();
+    if (probe.addon) {
+      if (sel.choice === 'auto') sel.log('backend: openvino (openvino-node and its native runtime loaded)');
+      return createOpenVinoBackend(probe.addon, resolveFile(sel.modelDir, sel.file, 'openvino'), sel.options);
+    }
+    if (sel.choice === 'openvino') {
+      throw new RuntimeError(
+        'internal',
+        `backend "openvino" was requested but openvino-node cannot load (${probe.reason}). ` +
+          'Install it with `npm install openvino-node` on a machine that can reach its runtime download, or set "backend": "auto".',
+      );
+    }
+    sel.log(`backend: onnxruntime (openvino-node unavailable: ${probe.reason})`);
+  }
+  const file = resolveFile(sel.modelDir, sel.file, 'onnxruntime');
+  if (!existsSync(file)) throw new RuntimeError('internal', `model file not found: ${file}`);
+  return createOnnxRuntimeBackend(file, sel.options);
+}

@@ -1,0 +1,69 @@
+// The model repository config (models/config.json): schema, defaults and loading.
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import * as v from 'valibot';
+import { RuntimeError } from './errors.ts';
+
+const positiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
+
+const ModelEntrySchema = v.strictObject({
+  name: v.pipe(v.string(), v.minLength(1), v.regex(/^[\w.:/-]+$/, 'letters, digits and . _ - : / only')),
+  task: v.picklist(['embeddings', 'rerank', 'text-generation']),
+  path: v.pipe(v.string(), v.minLength(1)),
+  file: v.optional(v.string()),
+  backend: v.optional(v.picklist(['auto', 'onnxruntime', 'openvino']), 'auto'),
+  /** Fixture preset to build into `path` when the folder has no model yet (see models/). */
+  build: v.optional(v.string()),
+  max_batch_requests: v.optional(positiveInt, 32),
+  max_batch_tokens: v.optional(positiveInt, 16384),
+  max_wait_ms: v.optional(v.pipe(v.number(), v.minValue(0)), 2),
+  max_queued_requests: v.optional(positiveInt, 512),
+  max_running_sequences: v.optional(positiveInt, 8),
+  threads: v.optional(positiveInt),
+  truncate: v.optional(v.boolean(), true),
+  pooling: v.optional(v.picklist(['mean', 'cls', 'last'])),
+  normalize: v.optional(v.boolean()),
+  matryoshka: v.optional(v.boolean(), false),
+});
+
+const ConfigSchema = v.strictObject({
+  models: v.pipe(
+    v.array(ModelEntrySchema),
+    v.check((models) => new Set(models.map((m) => m.name)).size === models.length, 'model names must be unique'),
+  ),
+});
+
+export type ModelEntry = v.InferOutput<typeof ModelEntrySchema>;
+export type ModelTask = ModelEntry['task'];
+export interface RepositoryConfig {
+  models: ModelEntry[];
+}
+
+function describeIssue(issue: v.BaseIssue<unknown>): string {
+  const path = (issue.path ?? [])
+    .map((p) => (typeof p.key === 'number' ? `[${p.key}]` : `.${String(p.key)}`))
+    .join('')
+    .replace(/^\./, '');
+  return `${path || '(root)'}: ${issue.message}`;
+}
+
+/** Validates a parsed config object; `baseDir` resolves relative model paths. */
+export function parseConfig(raw: unknown, baseDir: string): RepositoryConfig {
+  const result = v.safeParse(ConfigSchema, raw);
+  if (!result.success) {
+    throw new RuntimeError('invalid_request', `invalid model config: ${result.issues.map(describeIssue).join('; ')}`);
+  }
+  return {
+    models: result.output.models.map((m) => ({ ...m, path: isAbsolute(m.path) ? m.path : resolve(baseDir, m.path) })),
+  };
+}
+
+export function loadConfigFile(file: string): RepositoryConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new RuntimeError('invalid_request', `cannot read model config ${file}: ${(err as Error).message}`);
+  }
+  return parseConfig(raw, dirname(resolve(file)));
+}

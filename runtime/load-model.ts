@@ -1,0 +1,40 @@
+// Loads one configured model: manifest, tokenizer, backend, and the task object that serves it.
+import { selectBackend } from './backends/select.ts';
+import type { Backend } from './backends/backend.ts';
+import type { ModelEntry } from './config.ts';
+import { readManifest } from './manifest.ts';
+import { createEmbedder, type Embedder } from './tasks/embed.ts';
+import { createReranker, type Reranker } from './tasks/rerank.ts';
+import { createTokenizer } from './tokenizer.ts';
+import type { ModelInfo } from './types.ts';
+
+export type LoadedModel =
+  | { info: ModelInfo; backend: Backend; task: 'embeddings'; embedder: Embedder }
+  | { info: ModelInfo; backend: Backend; task: 'rerank'; reranker: Reranker };
+
+export async function loadModel(entry: ModelEntry, log: (line: string) => void): Promise<LoadedModel> {
+  const manifest = readManifest(entry.path);
+  const tokenizer = createTokenizer(manifest.tokenizerJson, manifest.tokenizerConfig);
+  const backend = await selectBackend({
+    modelDir: entry.path,
+    file: entry.file,
+    choice: entry.backend,
+    options: { threads: entry.threads },
+    log: (line) => log(`${entry.name}: ${line}`),
+  });
+  const info: ModelInfo = {
+    name: entry.name,
+    task: entry.task,
+    created: Math.floor(Date.now() / 1000),
+    engine: backend.engine,
+    maxLength: manifest.maxLength,
+  };
+  switch (entry.task) {
+    case 'embeddings':
+      return { info, backend, task: 'embeddings', embedder: createEmbedder(entry, manifest, backend, tokenizer) };
+    case 'rerank':
+      return { info, backend, task: 'rerank', reranker: createReranker(entry, manifest, backend, tokenizer) };
+    case 'text-generation':
+      throw new Error('text-generation models are not supported yet');
+  }
+}

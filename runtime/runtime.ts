@@ -1,0 +1,88 @@
+// createRuntime: loads every configured model once (warm) and routes neutral requests to them.
+import type { RepositoryConfig } from './config.ts';
+import { RuntimeError } from './errors.ts';
+import { loadModel, type LoadedModel } from './load-model.ts';
+import type { EmbedRequest, EmbedResult, ModelInfo, RerankRequest, RerankResult } from './types.ts';
+import type { ModelTask } from './config.ts';
+
+export interface Runtime {
+  /** Settles when every model has loaded (rejects with the first load failure). */
+  readonly ready: Promise<void>;
+  isReady(): boolean;
+  /** Every configured model, loaded or not (created is 0 until loaded). */
+  listModels(): ModelInfo[];
+  embed(request: EmbedRequest): Promise<EmbedResult>;
+  rerank(request: RerankRequest): Promise<RerankResult>;
+  /** Stops taking requests (they get not_ready), waits for running ones, frees the models. */
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  log?: (line: string) => void;
+}
+
+export function createRuntime(config: RepositoryConfig, options: RuntimeOptions = {}): Runtime {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const loaded = new Map<string, LoadedModel>();
+  const configured = new Map(config.models.map((m) => [m.name, m]));
+  let loadedAll = false;
+  let closing = false;
+  let inFlight = 0;
+  let idle: (() => void) | undefined;
+
+  const ready = (async () => {
+    // One model at a time keeps the memory peak of loading to one model.
+    for (const entry of config.models) {
+      const started = Date.now();
+      const model = await loadModel(entry, log);
+      loaded.set(entry.name, model);
+      log(`${entry.name}: loaded ${entry.task} model on ${model.backend.engine} in ${Date.now() - started} ms`);
+    }
+    loadedAll = true;
+  })();
+  ready.catch(() => {}); // observed by callers; never an unhandled rejection here
+
+  function lookup<T extends ModelTask>(name: string, task: T): Extract<LoadedModel, { task: T }> {
+    const entry = configured.get(name);
+    if (!entry) {
+      throw new RuntimeError('model_not_found', `The model '${name}' does not exist.`, { param: 'model' });
+    }
+    if (entry.task !== task) {
+      throw new RuntimeError('wrong_task', `The model '${name}' serves ${entry.task}, not ${task}.`, { param: 'model' });
+    }
+    const model = loaded.get(name);
+    if (closing || !model) {
+      throw new RuntimeError('not_ready', closing ? 'The server is shutting down.' : `The model '${name}' is still loading.`, {
+        retryAfterSeconds: 1,
+      });
+    }
+    return model as Extract<LoadedModel, { task: T }>;
+  }
+
+  async function track<T>(work: () => Promise<T>): Promise<T> {
+    inFlight++;
+    try {
+      return await work();
+    } finally {
+      if (--inFlight === 0) idle?.();
+    }
+  }
+
+  return {
+    ready,
+    isReady: () => loadedAll && !closing,
+    listModels: () =>
+      config.models.map(
+        (m) => loaded.get(m.name)?.info ?? { name: m.name, task: m.task, created: 0, engine: 'onnxruntime', maxLength: 0 },
+      ),
+    embed: (request) => track(() => lookup(request.model, 'embeddings').embedder.embed(request)),
+    rerank: (request) => track(() => lookup(request.model, 'rerank').reranker.rerank(request)),
+    async close() {
+      closing = true;
+      if (inFlight > 0) await new Promise<void>((resolve) => (idle = resolve));
+      await ready.catch(() => {});
+      await Promise.all([...loaded.values()].map((m) => m.backend.dispose()));
+      loaded.clear();
+    },
+  };
+}

@@ -1,0 +1,120 @@
+// Tokenizer: @huggingface/tokenizers behind the few operations the tasks need, with truncation.
+import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { RuntimeError } from './errors.ts';
+
+export interface Encoded {
+  ids: number[];
+  typeIds: number[];
+  /** True when tokens were dropped to fit the model's limit. */
+  truncated: boolean;
+}
+
+export interface Tokenizer {
+  /** Text to ids without the model's special tokens (BOS/CLS/SEP). */
+  encodeRaw(text: string): number[];
+  /** One sequence with special tokens, cut to `maxLength` tokens in total. */
+  encodeSingle(text: string, maxLength: number): Encoded;
+  /**
+   * A cross-encoder pair from raw ids (see encodeRaw). The second part is cut to `maxSecond`
+   * (the caller's own limit), then both to fit `maxLength`; only the latter sets `truncated`.
+   */
+  encodePair(first: readonly number[], second: readonly number[], maxLength: number, maxSecond?: number): Encoded;
+  decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
+  tokenToId(token: string): number | undefined;
+  readonly vocabSize: number;
+  readonly specialIds: ReadonlySet<number>;
+}
+
+/** Where a post-processor puts its special tokens around one or two sequences. */
+interface Template {
+  pieces: number[][]; // before, [between,] after
+  types: number[][];
+  secondType: number;
+}
+
+function indexOfRun(haystack: readonly number[], needle: readonly number[], from: number): number {
+  outer: for (let i = from; i + needle.length <= haystack.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+export function createTokenizer(tokenizerJson: object, tokenizerConfig: object): Tokenizer {
+  const hf = new HfTokenizer(tokenizerJson, tokenizerConfig);
+  const raw = (text: string) => hf.encode(text, { add_special_tokens: false }).ids;
+
+  // Learn the special-token template from probes instead of branching on model families.
+  const single = ((): Template => {
+    const full = hf.encode('a').ids;
+    const a = raw('a');
+    const at = indexOfRun(full, a, 0);
+    if (at < 0) return { pieces: [[], []], types: [[], []], secondType: 0 };
+    const before = full.slice(0, at);
+    const after = full.slice(at + a.length);
+    return { pieces: [before, after], types: [before.map(() => 0), after.map(() => 0)], secondType: 0 };
+  })();
+  const pair = ((): Template => {
+    const enc = hf.encode('a', { text_pair: 'b', return_token_type_ids: true });
+    const full = enc.ids;
+    const types = enc.token_type_ids ?? full.map(() => 0);
+    const a = raw('a');
+    const b = raw('b');
+    const at = indexOfRun(full, a, 0);
+    const bt = at < 0 ? -1 : indexOfRun(full, b, at + a.length);
+    if (bt < 0) return { pieces: [[], [], []], types: [[], [], []], secondType: 1 };
+    return {
+      pieces: [full.slice(0, at), full.slice(at + a.length, bt), full.slice(bt + b.length)],
+      types: [types.slice(0, at), types.slice(at + a.length, bt), types.slice(bt + b.length)],
+      secondType: types[bt] ?? 1,
+    };
+  })();
+  const singleOverhead = single.pieces.flat().length;
+  const pairOverhead = pair.pieces.flat().length;
+  const specialIds = new Set<number>([...hf.get_added_tokens_decoder()].filter(([, t]) => t.special).map(([id]) => id));
+  const vocabSize = Math.max(...hf.get_vocab(true).values()) + 1;
+
+  return {
+    encodeRaw: raw,
+    encodeSingle(text, maxLength) {
+      const content = raw(text);
+      const room = Math.max(0, maxLength - singleOverhead);
+      const kept = content.length > room ? content.slice(0, room) : content;
+      const [before = [], after = []] = single.pieces;
+      return {
+        ids: [...before, ...kept, ...after],
+        typeIds: new Array(before.length + kept.length + after.length).fill(0),
+        truncated: kept.length < content.length,
+      };
+    },
+    encodePair(first, second, maxLength, maxSecond) {
+      let a = first;
+      let b = second;
+      if (maxSecond !== undefined && b.length > maxSecond) b = b.slice(0, maxSecond);
+      const wanted = a.length + b.length;
+      const room = Math.max(0, maxLength - pairOverhead);
+      if (a.length + b.length > room) b = b.slice(0, Math.max(0, room - a.length));
+      if (a.length > room) a = a.slice(0, room);
+      const [p0 = [], p1 = [], p2 = []] = pair.pieces;
+      const [t0 = [], t1 = [], t2 = []] = pair.types;
+      return {
+        ids: [...p0, ...a, ...p1, ...b, ...p2],
+        typeIds: [...t0, ...a.map(() => 0), ...t1, ...b.map(() => pair.secondType), ...t2],
+        truncated: a.length + b.length < wanted,
+      };
+    },
+    decode(ids, options = {}) {
+      return hf.decode(ids as number[], { skip_special_tokens: options.skipSpecialTokens ?? true });
+    },
+    tokenToId: (token) => hf.token_to_id(token),
+    vocabSize,
+    specialIds,
+  };
+}
+
+/** Turns a content length check into the right answer for `truncate: false` configs. */
+export function assertFits(encoded: Encoded, maxLength: number, truncate: boolean, param: string): void {
+  if (encoded.truncated && !truncate) {
+    throw new RuntimeError('context_length_exceeded', `Input is longer than the model's maximum of ${maxLength} tokens.`, { param });
+  }
+}

@@ -1,0 +1,46 @@
+// Composition: config -> fixtures -> runtime -> app -> listening server, for all routes or one.
+import { createApp, ROUTE_NAMES, type RouteName } from '../handlers/app.ts';
+import { ensureFixtures } from '../models/ensure.ts';
+import { createRuntime, type ModelTask, type RepositoryConfig } from '../runtime/index.ts';
+import { listen, type RunningServer } from './lifecycle.ts';
+
+/** Which model tasks each route needs, so one-route processes load only those models. */
+const ROUTE_TASKS: Record<RouteName, ModelTask[]> = {
+  embeddings: ['embeddings'],
+  rerank: ['rerank'],
+};
+
+export interface ServeOptions {
+  config: RepositoryConfig;
+  port: number;
+  host: string;
+  /** One route per process; all routes when omitted. */
+  route?: RouteName;
+  log?: (line: string) => void;
+}
+
+export function parseRoute(value: string | undefined): RouteName | undefined {
+  if (value === undefined || value === '' || value === 'all') return undefined;
+  if ((ROUTE_NAMES as string[]).includes(value)) return value as RouteName;
+  throw new Error(`unknown ROUTE "${value}"; use one of: all, ${ROUTE_NAMES.join(', ')}`);
+}
+
+export async function serve(options: ServeOptions): Promise<RunningServer> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const tasks = options.route ? ROUTE_TASKS[options.route] : undefined;
+  const config = tasks ? { models: options.config.models.filter((m) => tasks.includes(m.task)) } : options.config;
+  ensureFixtures(config, log);
+  const runtime = createRuntime(config, { log });
+  const app = createApp(runtime, options.route ? { routes: [options.route] } : {});
+  // Listen first: /v2/health/ready answers 503 until every model is warm.
+  const running = await listen(app, runtime, options.port, options.host);
+  log(`ovserve listening on ${running.url} (${options.route ?? 'all routes'})`);
+  runtime.ready.then(
+    () => log('all models loaded; ready'),
+    (err: unknown) => {
+      log(`model loading failed: ${err instanceof Error ? err.message : String(err)}`);
+      void running.close().finally(() => process.exit(1));
+    },
+  );
+  return running;
+}
