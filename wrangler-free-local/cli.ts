@@ -27,6 +27,8 @@ async function main(): Promise<void> {
     route: parseRoute(values.route ?? process.env.ROUTE),
   });
   closeOnSignals(running, console.log);
+  // A model that cannot load is fatal for a server process (the log line says why).
+  running.ready.catch(() => running.close().finally(() => process.exit(1)));
 }
 
 main().catch((err: unknown) => {

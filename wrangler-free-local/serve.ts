@@ -25,7 +25,7 @@ export function parseRoute(value: string | undefined): RouteName | undefined {
   throw new Error(`unknown ROUTE "${value}"; use one of: all, ${ROUTE_NAMES.join(', ')}`);
 }
 
-export async function serve(options: ServeOptions): Promise<RunningServer> {
+export async function serve(options: ServeOptions): Promise<RunningServer & { ready: Promise<void> }> {
   const log = options.log ?? ((line: string) => console.log(line));
   const tasks = options.route ? ROUTE_TASKS[options.route] : undefined;
   const config = tasks ? { models: options.config.models.filter((m) => tasks.includes(m.task)) } : options.config;
@@ -37,10 +37,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   log(`ovserve listening on ${running.url} (${options.route ?? 'all routes'})`);
   runtime.ready.then(
     () => log('all models loaded; ready'),
-    (err: unknown) => {
-      log(`model loading failed: ${err instanceof Error ? err.message : String(err)}`);
-      void running.close().finally(() => process.exit(1));
-    },
+    (err: unknown) => log(`model loading failed: ${err instanceof Error ? err.message : String(err)}`),
   );
-  return running;
+  return { ...running, ready: runtime.ready };
 }

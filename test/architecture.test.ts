@@ -1,0 +1,84 @@
+// Keeps the dependency direction of DESIGN.md true by reading every import in the source tree.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PROJECT_DIR } from './helpers/paths.ts';
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sourceFiles(path);
+    return name.endsWith('.ts') ? [path] : [];
+  });
+}
+
+interface SourceFile {
+  file: string; // relative to the project
+  imports: string[]; // package names or project-relative paths
+  text: string;
+}
+
+const files: SourceFile[] = ['handlers', 'runtime', 'models', 'wrangler-free-local'].flatMap((top) =>
+  sourceFiles(join(PROJECT_DIR, top)).map((abs) => {
+    const text = readFileSync(abs, 'utf8');
+    const specifiers = [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]/g)].map((m) => (m[1] ?? m[2]) as string);
+    return {
+      file: relative(PROJECT_DIR, abs),
+      imports: specifiers.map((s) => (s.startsWith('.') ? relative(PROJECT_DIR, resolve(dirname(abs), s)) : s)),
+      text,
+    };
+  }),
+);
+
+const violations = (predicate: (f: SourceFile, imp: string) => boolean) =>
+  files.flatMap((f) => f.imports.filter((imp) => predicate(f, imp)).map((imp) => `${f.file} -> ${imp}`));
+
+describe('architecture (DESIGN.md dependency direction)', () => {
+  it('reads the tree', () => {
+    expect(files.length).toBeGreaterThan(20);
+  });
+
+  it('the runtime never imports Hono, handlers, composition roots or the fixture builder', () => {
+    expect(violations((f, imp) => f.file.startsWith('runtime/') && /^(hono|@hono\/)|^(handlers|wrangler-free-local|models)\//.test(imp))).toEqual([]);
+  });
+
+  it('handlers import the runtime only through runtime/index.ts', () => {
+    expect(violations((f, imp) => f.file.startsWith('handlers/') && imp.startsWith('runtime/') && imp !== 'runtime/index.ts')).toEqual([]);
+  });
+
+  it('handlers never import composition roots', () => {
+    expect(violations((f, imp) => f.file.startsWith('handlers/') && imp.startsWith('wrangler-free-local/'))).toEqual([]);
+  });
+
+  it('route folders never import each other', () => {
+    const route = (p: string) => /^handlers\/([^/]+)\//.exec(p)?.[1];
+    expect(
+      violations((f, imp) => {
+        const from = route(f.file);
+        const to = route(imp);
+        return from !== undefined && to !== undefined && from !== 'shared' && to !== 'shared' && from !== to;
+      }),
+    ).toEqual([]);
+  });
+
+  it('each native addon is imported in exactly one file', () => {
+    const importersOf = (pkg: string) => files.filter((f) => f.imports.includes(pkg)).map((f) => f.file);
+    expect(importersOf('onnxruntime-node')).toEqual(['runtime/backends/onnxruntime.ts']);
+    expect(importersOf('openvino-node')).toEqual(['runtime/backends/openvino.ts']);
+  });
+
+  it('tasks, batching and generation see only the Backend interface, not an engine', () => {
+    expect(
+      violations((f, imp) => /^runtime\/(tasks|batching|generation)\//.test(f.file) && /^runtime\/backends\/(?!backend\.ts$)/.test(imp)),
+    ).toEqual([]);
+  });
+
+  it('process.env is read only in config and the composition roots', () => {
+    const readers = files.filter((f) => /process\.env/.test(f.text)).map((f) => f.file);
+    expect(readers.filter((f) => f !== 'runtime/config.ts' && !f.startsWith('wrangler-free-local/'))).toEqual([]);
+  });
+
+  it('every module opens with a line saying what it is for', () => {
+    expect(files.filter((f) => !/^\/\/ \S/.test(f.text)).map((f) => f.file)).toEqual([]);
+  });
+});

@@ -1,0 +1,32 @@
+// Deployment shapes: one route per process loads only that route's models and mounts only it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixtureConfig } from '../helpers/fixtures.ts';
+import { startServer } from '../helpers/server.ts';
+
+describe('one route per process', () => {
+  let server: Awaited<ReturnType<typeof startServer>>;
+  beforeAll(async () => {
+    server = await startServer(
+      fixtureConfig([
+        { fixture: 'tiny-embed', task: 'embeddings', name: 'emb' },
+        // A rerank model whose folder does not exist: loading it would fail, so it must not be loaded.
+        { fixture: 'tiny-rerank', task: 'rerank', name: 'rr', path: '/nonexistent/model' },
+      ]),
+      'embeddings',
+    );
+  });
+  afterAll(() => server.close());
+
+  it('serves embeddings and lists only its own models', async () => {
+    const ok = await fetch(`${server.url}/v3/embeddings`, { method: 'POST', body: JSON.stringify({ model: 'emb', input: 'x' }) });
+    expect(ok.status).toBe(200);
+    const models = (await (await fetch(`${server.url}/v3/models`)).json()) as { data: Array<{ id: string }> };
+    expect(models.data.map((m) => m.id)).toEqual(['emb']);
+    expect((await fetch(`${server.url}/v2/health/ready`)).status).toBe(200);
+  });
+
+  it('does not mount the other routes', async () => {
+    const res = await fetch(`${server.url}/v3/rerank`, { method: 'POST', body: JSON.stringify({ model: 'rr', query: 'q', documents: ['a'] }) });
+    expect(res.status).toBe(404);
+  });
+});

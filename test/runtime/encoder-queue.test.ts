@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { createEncoderQueue, type EncoderQueueLimits } from '../../runtime/batching/encoder-queue.ts';
+import { RuntimeError } from '../../runtime/index.ts';
+
+const limits: EncoderQueueLimits = { maxBatchRequests: 8, maxBatchTokens: 64, maxWaitMs: 0, maxQueuedRequests: 100 };
+
+/** A batch runner whose runs finish only when the test says so. */
+function controllableRunner() {
+  const runs: string[][] = [];
+  const finish: Array<() => void> = [];
+  const run = (items: string[]) => {
+    runs.push(items);
+    return new Promise<string[]>((resolve) => finish.push(() => resolve(items.map((s) => s.toUpperCase()))));
+  };
+  return { runs, finish, run };
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe('encoder queue', () => {
+  it('gathers requests that arrive during a run into the next batch, results split back in order', async () => {
+    const r = controllableRunner();
+    const q = createEncoderQueue(limits, r.run);
+    const first = q.submit([{ item: 'a', length: 2 }]);
+    await tick();
+    const second = q.submit([{ item: 'b', length: 2 }, { item: 'c', length: 3 }]);
+    const third = q.submit([{ item: 'd', length: 1 }]);
+    await tick();
+    expect(r.runs).toEqual([['a']]);
+    r.finish[0]?.();
+    await expect(first).resolves.toEqual(['A']);
+    await tick();
+    expect(r.runs[1]).toEqual(['b', 'c', 'd']);
+    r.finish[1]?.();
+    await expect(second).resolves.toEqual(['B', 'C']);
+    await expect(third).resolves.toEqual(['D']);
+    expect(q.stats).toMatchObject({ runs: 2, sequences: 4, largestBatch: 3 });
+  });
+
+  it('keeps padded tokens within the budget and the sequence cap', async () => {
+    const r = controllableRunner();
+    const q = createEncoderQueue({ ...limits, maxBatchTokens: 20, maxBatchRequests: 3 }, r.run);
+    const blocker = q.submit([{ item: 'x', length: 1 }]);
+    await tick();
+    // 4 sequences of length 6: 3 fit the cap but 3 x 6 = 18 <= 20; the fourth waits.
+    const all = q.submit(['p', 'q', 'r', 's'].map((item) => ({ item, length: 6 })));
+    await tick();
+    r.finish[0]?.();
+    await blocker;
+    await tick();
+    expect(r.runs[1]).toEqual(['p', 'q', 'r']);
+    r.finish[1]?.();
+    await tick();
+    await tick();
+    expect(r.runs[2]).toEqual(['s']);
+    r.finish[2]?.();
+    await expect(all).resolves.toEqual(['P', 'Q', 'R', 'S']);
+  });
+
+  it('drops a cancelled request before it reaches a run', async () => {
+    const r = controllableRunner();
+    const q = createEncoderQueue(limits, r.run);
+    const blocker = q.submit([{ item: 'x', length: 1 }]);
+    await tick();
+    const controller = new AbortController();
+    const gone = q.submit([{ item: 'gone', length: 1 }], controller.signal);
+    const kept = q.submit([{ item: 'kept', length: 1 }]);
+    controller.abort();
+    await expect(gone).rejects.toMatchObject({ kind: 'cancelled' });
+    r.finish[0]?.();
+    await blocker;
+    await tick();
+    expect(r.runs[1]).toEqual(['kept']);
+    r.finish[1]?.();
+    await expect(kept).resolves.toEqual(['KEPT']);
+  });
+
+  it('answers queue_full at once when the queue is at its limit, and loses nothing it accepted', async () => {
+    const r = controllableRunner();
+    const q = createEncoderQueue({ ...limits, maxQueuedRequests: 2 }, r.run);
+    const running = q.submit([{ item: 'a', length: 1 }]);
+    await tick(); // 'a' is now running, not queued
+    const waiting = [q.submit([{ item: 'b', length: 1 }]), q.submit([{ item: 'c', length: 1 }])];
+    const refused = q.submit([{ item: 'd', length: 1 }]);
+    await expect(refused).rejects.toBeInstanceOf(RuntimeError);
+    await expect(refused).rejects.toMatchObject({ kind: 'queue_full', retryAfterSeconds: 1 });
+    r.finish[0]?.();
+    await tick();
+    r.finish[1]?.();
+    expect(await running).toEqual(['A']);
+    expect(await Promise.all(waiting)).toEqual([['B'], ['C']]);
+  });
+
+  it('waits up to maxWaitMs on an idle queue so that near-simultaneous requests share a run', async () => {
+    const r = controllableRunner();
+    const q = createEncoderQueue({ ...limits, maxWaitMs: 20 }, r.run);
+    const a = q.submit([{ item: 'a', length: 1 }]);
+    await tick();
+    const b = q.submit([{ item: 'b', length: 1 }]);
+    expect(r.runs).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(r.runs).toEqual([['a', 'b']]);
+    r.finish[0]?.();
+    expect([await a, await b]).toEqual([['A'], ['B']]);
+  });
+
+  it('rejects every request of a failed run and keeps serving', async () => {
+    let fail = true;
+    const q = createEncoderQueue(limits, async (items: string[]) => {
+      if (fail) throw new Error('backend exploded');
+      return items;
+    });
+    await expect(q.submit([{ item: 'a', length: 1 }])).rejects.toThrow('backend exploded');
+    fail = false;
+    await expect(q.submit([{ item: 'b', length: 1 }])).resolves.toEqual(['b']);
+  });
+});
