@@ -1,12 +1,12 @@
 // createApp: mounts the route apps over one runtime, with the shared error and not-found answers.
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { Runtime } from '../runtime/index.ts';
 import { createEmbeddingsApp } from './embeddings/index.ts';
 import { createHealthApp } from './health/index.ts';
 import { createModelsApp } from './models/index.ts';
 import { createRerankApp } from './rerank/index.ts';
+import { bodyLimit } from './shared/body-limit.ts';
 import { errorResponse } from './shared/errors.ts';
 
 /** The independently deployable endpoints; models and health are always mounted. */
@@ -25,14 +25,7 @@ export interface AppOptions {
 
 export function createApp(runtime: Runtime, options: AppOptions = {}): Hono {
   const app = new Hono();
-  app.use(
-    bodyLimit({
-      maxSize: options.maxBodyBytes ?? 32 * 1024 * 1024,
-      onError: () => {
-        throw new HTTPException(413, { message: 'Request body is too large.' });
-      },
-    }),
-  );
+  app.use(bodyLimit(options.maxBodyBytes ?? 32 * 1024 * 1024));
   app.route('/', createHealthApp(runtime));
   app.route('/', createModelsApp(runtime));
   for (const name of options.routes ?? ROUTE_NAMES) app.route('/', ROUTES[name](runtime));

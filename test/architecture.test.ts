@@ -63,7 +63,7 @@ describe('architecture (DESIGN.md dependency direction)', () => {
 
   it('each native addon is imported in exactly one file', () => {
     const importersOf = (pkg: string) => files.filter((f) => f.imports.includes(pkg)).map((f) => f.file);
-    expect(importersOf('onnxruntime-node')).toEqual(['runtime/backends/onnxruntime.ts']);
+    expect(importersOf('onnxruntime-node')).toEqual(['runtime/backends/onnxruntime-worker.ts']);
     expect(importersOf('openvino-node')).toEqual(['runtime/backends/openvino.ts']);
   });
 

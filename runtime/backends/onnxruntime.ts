@@ -1,47 +1,101 @@
-// onnxruntime-node backend: runs an .onnx file on the CPU execution provider.
-import * as ort from 'onnxruntime-node';
+// onnxruntime-node backend: sessions live in one inference worker thread (onnxruntime-worker.ts);
+// tensors cross by transfer, not copy, so even large KV caches move in O(1).
+import { Worker } from 'node:worker_threads';
 import { RuntimeError, throwIfAborted } from '../errors.ts';
-import type { Backend, BackendFactory, Feeds, Tensor, TensorInfo, TensorType } from './backend.ts';
+import type { Backend, BackendFactory, Feeds, Tensor } from './backend.ts';
+import { transferables, type LoadResult, type WorkerReply, type WorkerRequest } from './worker-protocol.ts';
 
-const KNOWN_TYPES: ReadonlySet<string> = new Set(['float32', 'float16', 'int64', 'int32', 'bool']);
+type Pending = { resolve: (value: unknown) => void; reject: (err: unknown) => void };
+type Request = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
-function toTensorType(type: string, name: string): TensorType {
-  if (!KNOWN_TYPES.has(type)) throw new RuntimeError('internal', `Model tensor "${name}" has unsupported type ${type}.`);
-  return type as TensorType;
+/** Starts the worker; a .ts source (run through tsx) gets tsx registered inside the worker first. */
+function spawnWorker(): Worker {
+  const file = new URL('./onnxruntime-worker' + (import.meta.url.endsWith('.ts') ? '.ts' : '.js'), import.meta.url);
+  if (!file.href.endsWith('.ts')) return new Worker(file);
+  const api = import.meta.resolve('tsx/esm/api');
+  const code = `import(${JSON.stringify(api)}).then((m) => m.tsImport(${JSON.stringify(file.href)}, ${JSON.stringify(file.href)}))`;
+  return new Worker(code, { eval: true });
 }
 
-function describe(metadata: readonly ort.InferenceSession.ValueMetadata[]): TensorInfo[] {
-  return metadata.map((m) => {
-    if (!m.isTensor) throw new RuntimeError('internal', `Model value "${m.name}" is not a tensor.`);
-    return { name: m.name, type: toTensorType(m.type, m.name), shape: m.shape };
-  });
-}
+/** The process-wide worker, started on first use and stopped when its last session is released. */
+const host = (() => {
+  let worker: Worker | undefined;
+  let nextId = 1;
+  let sessions = 0;
+  const pending = new Map<number, Pending>();
+
+  function failAll(err: unknown) {
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+    worker = undefined;
+    sessions = 0;
+  }
+
+  function ensure(): Worker {
+    if (worker) return worker;
+    const w = spawnWorker();
+    w.on('message', (reply: WorkerReply) => {
+      const p = pending.get(reply.id);
+      if (!p) return;
+      pending.delete(reply.id);
+      if (pending.size === 0) w.unref();
+      if (reply.ok) p.resolve(reply.result);
+      else p.reject(new RuntimeError('internal', `onnxruntime: ${reply.message}`));
+    });
+    w.on('error', (err) => failAll(new RuntimeError('internal', `inference worker failed: ${err.message}`, { cause: err })));
+    w.on('exit', (code) => failAll(new RuntimeError('internal', `inference worker exited (code ${code})`)));
+    worker = w;
+    return w;
+  }
+
+  return {
+    call<T>(request: Request, transfer: ArrayBuffer[] = []): Promise<T> {
+      const w = ensure();
+      const id = nextId++;
+      w.ref(); // keep the process alive while a call is out
+      return new Promise<T>((resolve, reject) => {
+        pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+        w.postMessage({ ...request, id }, transfer);
+      });
+    },
+    opened() {
+      sessions++;
+    },
+    async closed() {
+      if (--sessions > 0 || !worker) return;
+      const w = worker;
+      worker = undefined;
+      await w.terminate();
+    },
+  };
+})();
 
 export const createOnnxRuntimeBackend: BackendFactory = async (modelFile, options) => {
-  const session = await ort.InferenceSession.create(modelFile, {
-    executionProviders: ['cpu'],
-    graphOptimizationLevel: 'all',
-    // One inter-op thread: the batching queue already keeps the cores busy with one run at a time.
-    interOpNumThreads: 1,
-    ...(options.threads === undefined ? {} : { intraOpNumThreads: options.threads }),
-  });
+  const loaded = await host.call<LoadResult>({ op: 'load', file: modelFile, threads: options.threads });
+  host.opened();
+  let released = false;
+  // Runs still out, including ones whose requests were cancelled: release must wait for them.
+  const running = new Set<Promise<unknown>>();
   const backend: Backend = {
     engine: 'onnxruntime',
-    inputs: describe(session.inputMetadata),
-    outputs: describe(session.outputMetadata),
+    inputs: loaded.inputs,
+    outputs: loaded.outputs,
+    /** Feed buffers are transferred to the worker: callers must not reuse them after this call. */
     async run(feeds: Feeds, signal?: AbortSignal) {
       throwIfAborted(signal);
-      const ortFeeds: Record<string, ort.Tensor> = {};
-      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims);
-      const results = await session.run(ortFeeds);
-      const out: Record<string, Tensor> = {};
-      for (const [name, t] of Object.entries(results)) {
-        out[name] = { type: toTensorType(t.type, name), data: t.data as Tensor['data'], dims: t.dims };
-      }
-      return out;
+      if (released) throw new RuntimeError('internal', 'the model has been released');
+      const run = host.call<Record<string, Tensor>>({ op: 'run', session: loaded.session, feeds }, transferables(Object.values(feeds)));
+      running.add(run);
+      const forget = () => running.delete(run);
+      run.then(forget, forget);
+      return run;
     },
     async dispose() {
-      await session.release();
+      if (released) return;
+      released = true;
+      await Promise.allSettled([...running]);
+      await host.call({ op: 'release', session: loaded.session });
+      await host.closed();
     },
   };
   return backend;

@@ -7,10 +7,18 @@ export interface EncoderQueueLimits {
   maxBatchRequests: number;
   /** Most padded tokens (sequences x longest sequence) in one run. */
   maxBatchTokens: number;
-  /** How long an idle queue waits for company before running a lone request. */
+  /**
+   * Longest an idle queue waits for company. It waits only while the batch is still smaller than
+   * the previous one (the size the load has shown it brings), so steady traffic pays no delay.
+   */
   maxWaitMs: number;
   /** Most requests waiting; one more is refused with queue_full. */
   maxQueuedRequests: number;
+  /**
+   * Batches handed to the backend at once. Two keep the engine busy: the next batch waits at the
+   * engine while the previous one's responses go out and its clients send their next requests.
+   */
+  maxInFlight?: number;
 }
 
 /** Runs one batch; returns one result per item, in order. */
@@ -42,6 +50,8 @@ interface Group<TResult> {
 interface Entry<TItem, TResult> {
   item: TItem;
   length: number;
+  /** performance.now() when queued: no entry waits for company longer than maxWaitMs. */
+  queuedAt: number;
   slot: number;
   group: Group<TResult>;
 }
@@ -51,9 +61,13 @@ export function createEncoderQueue<TItem, TResult>(
   runBatch: RunBatch<TItem, TResult>,
 ): EncoderQueue<TItem, TResult> {
   let pending: Array<Entry<TItem, TResult>> = [];
-  let running = false;
+  let inFlight = 0;
+  const maxInFlight = limits.maxInFlight ?? 2;
   let timer: NodeJS.Timeout | undefined;
   const stats: BatchStats = { runs: 0, sequences: 0, largestBatch: 0 };
+
+  /** Size of the last batch run: the batch an idle queue expects to gather again. */
+  let expectedBatch = 1;
 
   const waitingGroups = () => new Set(pending.map((e) => e.group)).size;
 
@@ -72,31 +86,44 @@ export function createEncoderQueue<TItem, TResult>(
     return batch;
   }
 
-  function batchIsFull(): boolean {
-    if (pending.length >= limits.maxBatchRequests) return true;
+  function batchIsReady(): boolean {
+    if (pending.length >= Math.min(expectedBatch, limits.maxBatchRequests)) return true;
     const longest = pending.reduce((m, e) => Math.max(m, e.length), 0);
     return longest * pending.length >= limits.maxBatchTokens;
   }
 
+  /**
+   * Dispatch policy: a ready batch (as large as the last one, or at the token budget) goes at once,
+   * into a free in-flight slot. A partial batch goes only to an idle engine, once its oldest
+   * entry has waited maxWaitMs; until then more of the same wave may still arrive.
+   */
   function schedule(): void {
-    if (running || pending.length === 0) return;
-    if (limits.maxWaitMs <= 0 || batchIsFull()) {
-      clearTimeout(timer);
-      timer = undefined;
+    if (inFlight >= maxInFlight || pending.length === 0) return;
+    clearTimeout(timer);
+    timer = undefined;
+    if (limits.maxWaitMs <= 0 || batchIsReady()) {
       void runNext();
-    } else {
-      timer ??= setTimeout(() => {
-        timer = undefined;
-        void runNext();
-      }, limits.maxWaitMs);
+      return;
     }
+    if (inFlight > 0) return; // reconsidered when the running batch finishes
+    const oldest = pending[0] as Entry<TItem, TResult>;
+    const remaining = oldest.queuedAt + limits.maxWaitMs - performance.now();
+    if (remaining <= 0) {
+      void runNext();
+      return;
+    }
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (inFlight === 0) void runNext();
+    }, remaining);
   }
 
   async function runNext(): Promise<void> {
-    if (running) return;
+    if (inFlight >= maxInFlight) return;
     const batch = takeBatch();
     if (batch.length === 0) return;
-    running = true;
+    inFlight++;
+    expectedBatch = batch.length;
     stats.runs++;
     stats.sequences += batch.length;
     stats.largestBatch = Math.max(stats.largestBatch, batch.length);
@@ -119,9 +146,8 @@ export function createEncoderQueue<TItem, TResult>(
         group.reject(err);
       }
     } finally {
-      running = false;
-      // Whatever arrived during the run has already waited: run it now.
-      if (pending.length > 0) void runNext();
+      inFlight--;
+      schedule();
     }
   }
 
@@ -149,7 +175,8 @@ export function createEncoderQueue<TItem, TResult>(
         const cleanup = () => signal?.removeEventListener('abort', onAbort);
         group.resolve = (r) => (cleanup(), resolve(r));
         group.reject = (e) => (cleanup(), reject(e));
-        items.forEach(({ item, length }, slot) => pending.push({ item, length, slot, group }));
+        const queuedAt = performance.now();
+        items.forEach(({ item, length }, slot) => pending.push({ item, length, queuedAt, slot, group }));
         schedule();
       });
     },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../handlers/app.ts';
-import { createFakeRuntime } from '../helpers/fake-runtime.ts';
+import { createFakeRuntime, readJson } from '../helpers/fake-runtime.ts';
 import { specErrors, specsAvailable } from '../helpers/specs.ts';
 
 describe('models, health and unknown routes', () => {
@@ -9,7 +9,7 @@ describe('models, health and unknown routes', () => {
 
   it('lists models in the OpenAI shape on /v3 and /v1', async () => {
     for (const path of ['/v3/models', '/v1/models']) {
-      const body = await (await app.request(path)).json();
+      const body = await readJson(await app.request(path));
       expect(body).toEqual({
         object: 'list',
         data: [
@@ -24,12 +24,12 @@ describe('models, health and unknown routes', () => {
   it('retrieves one model, including ids with a slash, and 404s unknown ones', async () => {
     const res = await app.request('/v3/models/org/rr');
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = await readJson(res);
     expect(body.id).toBe('org/rr');
     if (specsAvailable) expect(specErrors('openai', 'Model', body)).toEqual([]);
     const missing = await app.request('/v1/models/nope');
     expect(missing.status).toBe(404);
-    expect((await missing.json()).error.code).toBe('model_not_found');
+    expect((await readJson(missing)).error.code).toBe('model_not_found');
   });
 
   it('answers ready 200 only when the runtime is ready, 503 before; live always', async () => {
@@ -44,7 +44,7 @@ describe('models, health and unknown routes', () => {
   it('answers unknown paths and methods with a 404 envelope', async () => {
     for (const res of [await app.request('/v3/nothing'), await app.request('/v3/embeddings')]) {
       expect(res.status).toBe(404);
-      expect((await res.json()).error.type).toBe('invalid_request_error');
+      expect((await readJson(res)).error.type).toBe('invalid_request_error');
     }
   });
 
@@ -52,7 +52,7 @@ describe('models, health and unknown routes', () => {
     const small = createApp(runtime, { maxBodyBytes: 100 });
     const res = await small.request('/v3/embeddings', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ model: 'emb', input: 'x'.repeat(500) }) });
     expect(res.status).toBe(413);
-    expect((await res.json()).error.message).toMatch(/too large/);
+    expect((await readJson(res)).error.message).toMatch(/too large/);
   });
 
   it('mounts only the routes it is given (one route per process)', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../handlers/app.ts';
 import { RuntimeError } from '../../runtime/index.ts';
-import { createFakeRuntime, postJson } from '../helpers/fake-runtime.ts';
+import { createFakeRuntime, postJson, readJson } from '../helpers/fake-runtime.ts';
 import { specErrors, specsAvailable } from '../helpers/specs.ts';
 
 const V1_200 = '#/paths/~1v1~1rerank/post/responses/200/content/application~1json/schema';
@@ -19,7 +19,7 @@ describe('POST /v3/rerank and the Cohere client paths', () => {
     const { app, runtime } = setup();
     const res = await postJson(app, path, { model: 'rr', query: 'q', documents: ['a', 'b', 'c'] });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { id: string; results: unknown[]; meta: { api_version: { version: string } } };
+    const body = (await readJson(res)) as { id: string; results: unknown[]; meta: { api_version: { version: string } } };
     expect(body.results).toEqual([
       { index: 0, relevance_score: 1 / 2 },
       { index: 1, relevance_score: 1 / 3 },
@@ -33,9 +33,9 @@ describe('POST /v3/rerank and the Cohere client paths', () => {
 
   it('returns documents only when asked, as {text} for strings and as sent for objects', async () => {
     const { app } = setup();
-    const plain = await (await postJson(app, '/v3/rerank', { model: 'rr', query: 'q', documents: ['a'] })).json();
+    const plain = await readJson(await postJson(app, '/v3/rerank', { model: 'rr', query: 'q', documents: ['a'] }));
     expect(plain.results[0]).not.toHaveProperty('document');
-    const withDocs = await (await postJson(app, '/v3/rerank', { model: 'rr', query: 'q', documents: ['a', { text: 'b', id: 7 }], return_documents: true })).json();
+    const withDocs = await readJson(await postJson(app, '/v3/rerank', { model: 'rr', query: 'q', documents: ['a', { text: 'b', id: 7 }], return_documents: true }));
     expect(withDocs.results.map((r: { document: unknown }) => r.document)).toEqual([{ text: 'a' }, { text: 'b', id: 7 }]);
     if (specsAvailable) expect(specErrors('cohere', V1_200, withDocs)).toEqual([]);
   });
@@ -50,7 +50,7 @@ describe('POST /v3/rerank and the Cohere client paths', () => {
   it('passes top_n and max_tokens_per_doc through', async () => {
     const { app, runtime } = setup();
     const res = await postJson(app, '/v2/rerank', { model: 'rr', query: 'q', documents: ['a', 'b', 'c'], top_n: 2, max_tokens_per_doc: 64 });
-    expect((await res.json()).results).toHaveLength(2);
+    expect((await readJson(res)).results).toHaveLength(2);
     expect(runtime.calls.rerank[0]).toMatchObject({ topN: 2, maxTokensPerDoc: 64 });
   });
 
@@ -61,7 +61,7 @@ describe('POST /v3/rerank and the Cohere client paths', () => {
     const two = setup([{ name: 'r1', task: 'rerank' }, { name: 'r2', task: 'rerank' }]);
     const res = await postJson(two.app, '/v1/rerank', { query: 'q', documents: ['a'] });
     expect(res.status).toBe(400);
-    expect((await res.json()).error.param).toBe('model');
+    expect((await readJson(res)).error.param).toBe('model');
   });
 
   const bad: Array<[string, unknown, string]> = [
@@ -78,7 +78,7 @@ describe('POST /v3/rerank and the Cohere client paths', () => {
     const { app, runtime } = setup();
     const res = await postJson(app, '/v3/rerank', body);
     expect(res.status).toBe(400);
-    const json = (await res.json()) as { error: { param: string; message: string; type: string }; message: string };
+    const json = (await readJson(res)) as { error: { param: string; message: string; type: string }; message: string };
     expect(json.error).toMatchObject({ param, type: 'invalid_request_error' });
     // Cohere SDKs read the top-level message.
     expect(json.message).toBe(json.error.message);
@@ -96,7 +96,7 @@ describe('POST /v3/rerank and the Cohere client paths', () => {
       runtime.onRerank = () => Promise.reject(err);
       const res = await postJson(app, '/v3/rerank', { model: 'rr', query: 'q', documents: ['a'] });
       expect(res.status).toBe(status);
-      expect((await res.json()).message).toBe(err.message);
+      expect((await readJson(res)).message).toBe(err.message);
     }
   });
 });

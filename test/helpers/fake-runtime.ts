@@ -45,3 +45,7 @@ export function createFakeRuntime(models: Array<Pick<ModelInfo, 'name' | 'task'>
 export function postJson(app: { request: (path: string, init: RequestInit) => Response | Promise<Response> }, path: string, body: unknown, headers: Record<string, string> = { 'Content-Type': 'application/json' }) {
   return app.request(path, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
 }
+
+/** A response body as JSON, typed loosely for assertions. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const readJson = (res: Response | Promise<Response>): Promise<any> => Promise.resolve(res).then((r) => r.json());

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { createEncoderQueue, type EncoderQueueLimits } from '../../runtime/batching/encoder-queue.ts';
 import { RuntimeError } from '../../runtime/index.ts';
 
-const limits: EncoderQueueLimits = { maxBatchRequests: 8, maxBatchTokens: 64, maxWaitMs: 0, maxQueuedRequests: 100 };
+// One batch in flight unless a test says otherwise: the gathering behaviour is easiest to see.
+const limits: EncoderQueueLimits = { maxBatchRequests: 8, maxBatchTokens: 64, maxWaitMs: 0, maxQueuedRequests: 100, maxInFlight: 1 };
 
 /** A batch runner whose runs finish only when the test says so. */
 function controllableRunner() {
@@ -94,14 +95,52 @@ describe('encoder queue', () => {
   it('waits up to maxWaitMs on an idle queue so that near-simultaneous requests share a run', async () => {
     const r = controllableRunner();
     const q = createEncoderQueue({ ...limits, maxWaitMs: 20 }, r.run);
+    // The first batch teaches the queue that the load brings three at a time.
+    const first = q.submit(['x', 'y', 'z'].map((item) => ({ item, length: 1 })));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    r.finish[0]?.();
+    await first;
     const a = q.submit([{ item: 'a', length: 1 }]);
     await tick();
     const b = q.submit([{ item: 'b', length: 1 }]);
-    expect(r.runs).toEqual([]);
+    await tick();
+    expect(r.runs).toHaveLength(1); // a and b wait for the third of their wave
     await new Promise((resolve) => setTimeout(resolve, 40));
-    expect(r.runs).toEqual([['a', 'b']]);
-    r.finish[0]?.();
+    expect(r.runs[1]).toEqual(['a', 'b']); // ...but not longer than maxWaitMs
+    r.finish[1]?.();
     expect([await a, await b]).toEqual([['A'], ['B']]);
+  });
+
+  it('dispatches at once, without waiting, when the batch reaches the size of the last one', async () => {
+    const r = controllableRunner();
+    const q = createEncoderQueue({ ...limits, maxWaitMs: 10_000 }, r.run);
+    const first = q.submit([{ item: 'x', length: 1 }, { item: 'y', length: 1 }]);
+    await tick(); // this first batch teaches the queue that the load brings two at a time
+    r.finish[0]?.();
+    await first;
+    const a = q.submit([{ item: 'a', length: 1 }]);
+    const b = q.submit([{ item: 'b', length: 1 }]);
+    await tick();
+    expect(r.runs[1]).toEqual(['a', 'b']); // two arrived, as last time: no 10 s wait
+    r.finish[1]?.();
+    await Promise.all([a, b]);
+  });
+
+  it('keeps a second, full batch waiting at the engine while the first runs', async () => {
+    const r = controllableRunner();
+    const q = createEncoderQueue({ ...limits, maxInFlight: 2, maxWaitMs: 5 }, r.run);
+    const first = q.submit([{ item: 'a', length: 1 }, { item: 'b', length: 1 }]);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(r.runs).toEqual([['a', 'b']]);
+    const partial = q.submit([{ item: 'c', length: 1 }]);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(r.runs).toHaveLength(1); // a partial batch does not take the second slot
+    const rest = q.submit([{ item: 'd', length: 1 }]);
+    await tick();
+    expect(r.runs[1]).toEqual(['c', 'd']); // a full one does, while the first still runs
+    r.finish[0]?.();
+    r.finish[1]?.();
+    expect([await first, await partial, await rest]).toEqual([['A', 'B'], ['C'], ['D']]);
   });
 
   it('rejects every request of a failed run and keeps serving', async () => {
