@@ -2,6 +2,8 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Runtime } from '../runtime/index.ts';
+import { createChatCompletionsApp } from './chat-completions/index.ts';
+import { createCompletionsApp } from './completions/index.ts';
 import { createEmbeddingsApp } from './embeddings/index.ts';
 import { createHealthApp } from './health/index.ts';
 import { createModelsApp } from './models/index.ts';
@@ -11,6 +13,8 @@ import { errorResponse } from './shared/errors.ts';
 
 /** The independently deployable endpoints; models and health are always mounted. */
 export const ROUTES = {
+  chat: createChatCompletionsApp,
+  completions: createCompletionsApp,
   embeddings: createEmbeddingsApp,
   rerank: createRerankApp,
 } as const;
@@ -21,6 +25,8 @@ export interface AppOptions {
   routes?: readonly RouteName[];
   /** Largest request body accepted, in bytes. */
   maxBodyBytes?: number;
+  /** Streams send a `: ping` comment after this long without data. */
+  sseKeepAliveMs?: number;
 }
 
 export function createApp(runtime: Runtime, options: AppOptions = {}): Hono {
@@ -28,7 +34,8 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): Hono {
   app.use(bodyLimit(options.maxBodyBytes ?? 32 * 1024 * 1024));
   app.route('/', createHealthApp(runtime));
   app.route('/', createModelsApp(runtime));
-  for (const name of options.routes ?? ROUTE_NAMES) app.route('/', ROUTES[name](runtime));
+  const sse = { keepAliveMs: options.sseKeepAliveMs ?? 15_000 };
+  for (const name of options.routes ?? ROUTE_NAMES) app.route('/', ROUTES[name](runtime, sse));
   app.notFound((c) => errorResponse(c, new HTTPException(404, { message: `Unknown request URL: ${c.req.method} ${c.req.path}.` })));
   app.onError((err, c) => errorResponse(c, err));
   return app;

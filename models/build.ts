@@ -2,9 +2,11 @@
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { buildBert } from './builder/bert.ts';
+import { byteBpeTokenizer, CHATML_TEMPLATE } from './builder/byte-bpe.ts';
+import { buildLlama } from './builder/llama.ts';
 import { writeModel } from './builder/graph.ts';
 import { wordPieceTokenizer } from './builder/wordpiece.ts';
-import { PRESETS, type BertPreset } from './presets.ts';
+import { PRESETS, type BertPreset, type LlamaPreset } from './presets.ts';
 
 const NOTE = 'RANDOM-WEIGHT fixture built by ovserve (models/build.ts): a real architecture with meaningless weights.';
 
@@ -49,6 +51,39 @@ function writeBert(dir: string, preset: BertPreset): void {
   writeModel(join(dir, 'onnx', 'model.onnx'), buildBert(d, preset.seed));
 }
 
+function writeLlama(dir: string, preset: LlamaPreset): void {
+  const d = preset.dims;
+  writeJson(join(dir, 'config.json'), {
+    _comment: NOTE,
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    vocab_size: d.vocabSize,
+    hidden_size: d.hiddenSize,
+    intermediate_size: d.intermediateSize,
+    num_hidden_layers: d.layers,
+    num_attention_heads: d.heads,
+    num_key_value_heads: d.kvHeads,
+    head_dim: d.hiddenSize / d.heads,
+    hidden_act: 'silu',
+    max_position_embeddings: d.maxPositions,
+    rms_norm_eps: d.rmsNormEps,
+    rope_theta: d.ropeTheta,
+    rope_scaling: null,
+    tie_word_embeddings: true,
+    attention_bias: false,
+    bos_token_id: 1,
+    eos_token_id: 2,
+    pad_token_id: 2,
+    use_cache: true,
+    torch_dtype: 'float32',
+  });
+  writeJson(join(dir, 'generation_config.json'), { bos_token_id: 1, eos_token_id: 2, pad_token_id: 2 });
+  const { tokenizerJson, tokenizerConfig } = byteBpeTokenizer(d.vocabSize, d.maxPositions, CHATML_TEMPLATE);
+  writeJson(join(dir, 'tokenizer.json'), tokenizerJson);
+  writeJson(join(dir, 'tokenizer_config.json'), tokenizerConfig);
+  writeModel(join(dir, 'onnx', 'model.onnx'), buildLlama(d, preset.seed));
+}
+
 /** Builds `presetName` into `dir`, replacing nothing that is already there. */
 export function buildPreset(presetName: string, dir: string): void {
   const preset = PRESETS[presetName];
@@ -56,7 +91,8 @@ export function buildPreset(presetName: string, dir: string): void {
   const temp = `${dir}.building-${process.pid}`;
   rmSync(temp, { recursive: true, force: true });
   mkdirSync(temp, { recursive: true });
-  writeBert(temp, preset);
+  if (preset.kind === 'llama') writeLlama(temp, preset);
+  else writeBert(temp, preset);
   if (existsSync(dir)) rmSync(temp, { recursive: true, force: true });
   else renameSync(temp, dir);
 }

@@ -1,5 +1,6 @@
 // Fixture presets: tiny models for tests and the default config, real-sized shapes for benchmarks.
 import type { BertDims } from './builder/bert.ts';
+import type { LlamaDims } from './builder/llama.ts';
 
 export interface BertPreset {
   kind: 'bert';
@@ -8,13 +9,26 @@ export interface BertPreset {
   seed: number;
 }
 
-export type Preset = BertPreset;
+export interface LlamaPreset {
+  kind: 'llama';
+  description: string;
+  dims: LlamaDims;
+  seed: number;
+}
+
+export type Preset = BertPreset | LlamaPreset;
 
 const tinyBert = { vocabSize: 4096, hiddenSize: 32, layers: 2, heads: 2, intermediateSize: 64, maxPositions: 128, typeVocabSize: 2, layerNormEps: 1e-12 };
 // all-MiniLM-L6-v2 / ms-marco-MiniLM-L-6-v2 shapes.
 const miniLm = { vocabSize: 30522, hiddenSize: 384, layers: 6, heads: 12, intermediateSize: 1536, maxPositions: 512, typeVocabSize: 2, layerNormEps: 1e-12 };
 
+const tinyLlama: LlamaDims = { vocabSize: 2048, hiddenSize: 64, layers: 2, heads: 4, kvHeads: 2, intermediateSize: 128, maxPositions: 1024, rmsNormEps: 1e-5, ropeTheta: 100000 };
+// HuggingFaceTB/SmolLM2-135M shape.
+const smolLm2: LlamaDims = { vocabSize: 49152, hiddenSize: 576, layers: 30, heads: 9, kvHeads: 3, intermediateSize: 1536, maxPositions: 8192, rmsNormEps: 1e-5, ropeTheta: 100000 };
+
 export const PRESETS: Record<string, Preset> = {
+  'tiny-llama-chat': { kind: 'llama', description: 'tiny random Llama decoder with KV cache, ChatML template', dims: tinyLlama, seed: 7005 },
+  'smollm2-135m-chat': { kind: 'llama', description: 'SmolLM2-135M-shaped random Llama decoder (benchmarks)', dims: smolLm2, seed: 7006 },
   'tiny-bert-embed': { kind: 'bert', description: 'tiny random BERT encoder, mean pooling, normalised', dims: { ...tinyBert, labels: 0 }, seed: 7001 },
   'tiny-bert-rerank': { kind: 'bert', description: 'tiny random BERT cross-encoder, one logit', dims: { ...tinyBert, labels: 1 }, seed: 7002 },
   'minilm-l6-embed': { kind: 'bert', description: 'all-MiniLM-L6-v2-shaped random encoder (benchmarks)', dims: { ...miniLm, labels: 0 }, seed: 7003 },

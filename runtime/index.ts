@@ -2,4 +2,18 @@
 export { createRuntime, type Runtime, type RuntimeOptions } from './runtime.ts';
 export { RuntimeError, type RuntimeErrorKind } from './errors.ts';
 export { loadConfigFile, parseConfig, type ModelEntry, type ModelTask, type RepositoryConfig } from './config.ts';
-export type { EmbedRequest, EmbedResult, ModelInfo, RerankRequest, RerankResult } from './types.ts';
+export type {
+  ChatMessage,
+  EmbedRequest,
+  EmbedResult,
+  GeneratePrompt,
+  GenerateRequest,
+  GeneratedToken,
+  Generation,
+  GenerationEvent,
+  ModelInfo,
+  RerankRequest,
+  RerankResult,
+  TokenAlternative,
+} from './types.ts';
+export type { SchedulerStats } from './batching/scheduler.ts';

@@ -4,13 +4,15 @@ import type { Backend } from './backends/backend.ts';
 import type { ModelEntry } from './config.ts';
 import { readManifest } from './manifest.ts';
 import { createEmbedder, type Embedder } from './tasks/embed.ts';
+import { createGenerator, type Generator } from './tasks/generate.ts';
 import { createReranker, type Reranker } from './tasks/rerank.ts';
 import { createTokenizer } from './tokenizer.ts';
 import type { ModelInfo } from './types.ts';
 
 export type LoadedModel =
   | { info: ModelInfo; backend: Backend; task: 'embeddings'; embedder: Embedder }
-  | { info: ModelInfo; backend: Backend; task: 'rerank'; reranker: Reranker };
+  | { info: ModelInfo; backend: Backend; task: 'rerank'; reranker: Reranker }
+  | { info: ModelInfo; backend: Backend; task: 'text-generation'; generator: Generator };
 
 export async function loadModel(entry: ModelEntry, log: (line: string) => void): Promise<LoadedModel> {
   const manifest = readManifest(entry.path);
@@ -35,6 +37,6 @@ export async function loadModel(entry: ModelEntry, log: (line: string) => void):
     case 'rerank':
       return { info, backend, task: 'rerank', reranker: createReranker(entry, manifest, backend, tokenizer) };
     case 'text-generation':
-      throw new Error('text-generation models are not supported yet');
+      return { info, backend, task: 'text-generation', generator: createGenerator(entry, manifest, backend, tokenizer) };
   }
 }

@@ -2,7 +2,8 @@
 import type { RepositoryConfig } from './config.ts';
 import { RuntimeError } from './errors.ts';
 import { loadModel, type LoadedModel } from './load-model.ts';
-import type { EmbedRequest, EmbedResult, ModelInfo, RerankRequest, RerankResult } from './types.ts';
+import type { EmbedRequest, EmbedResult, GenerateRequest, Generation, ModelInfo, RerankRequest, RerankResult } from './types.ts';
+import type { SchedulerStats } from './batching/scheduler.ts';
 import type { ModelTask } from './config.ts';
 
 export interface Runtime {
@@ -13,6 +14,13 @@ export interface Runtime {
   listModels(): ModelInfo[];
   embed(request: EmbedRequest): Promise<EmbedResult>;
   rerank(request: RerankRequest): Promise<RerankResult>;
+  /**
+   * Starts generating. Bad requests, unknown models and a full queue throw here, before any
+   * output; failures after that come out of the stream.
+   */
+  generate(request: GenerateRequest): Generation;
+  /** The continuous-batching scheduler's counters for a text-generation model. */
+  generationStats(model: string): Readonly<SchedulerStats>;
   /** Stops taking requests (they get not_ready), waits for running ones, frees the models. */
   close(): Promise<void>;
 }
@@ -77,6 +85,27 @@ export function createRuntime(config: RepositoryConfig, options: RuntimeOptions 
       ),
     embed: (request) => track(() => lookup(request.model, 'embeddings').embedder.embed(request)),
     rerank: (request) => track(() => lookup(request.model, 'rerank').reranker.rerank(request)),
+    generate(request) {
+      const generation = lookup(request.model, 'text-generation').generator.generate(request);
+      inFlight++;
+      let counted = true;
+      const done = () => {
+        if (counted && --inFlight === 0) idle?.();
+        counted = false;
+      };
+      return {
+        ...generation,
+        completionTokens: generation.completionTokens,
+        async *[Symbol.asyncIterator]() {
+          try {
+            yield* generation;
+          } finally {
+            done();
+          }
+        },
+      };
+    },
+    generationStats: (model) => lookup(model, 'text-generation').generator.scheduler.stats,
     async close() {
       closing = true;
       if (inFlight > 0) await new Promise<void>((resolve) => (idle = resolve));

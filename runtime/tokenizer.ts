@@ -104,6 +104,7 @@ export function createTokenizer(tokenizerJson: object, tokenizerConfig: object):
       };
     },
     decode(ids, options = {}) {
+      if (ids.length === 0) return ''; // the library throws on an empty list
       return hf.decode(ids as number[], { skip_special_tokens: options.skipSpecialTokens ?? true });
     },
     tokenToId: (token) => hf.token_to_id(token),

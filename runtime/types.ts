@@ -43,3 +43,62 @@ export interface RerankResult {
   results: Array<{ index: number; score: number }>;
   promptTokens: number;
 }
+
+export interface ChatMessage {
+  role: string;
+  content: string;
+}
+
+/** A completion prompt (text or token ids) or a conversation for the chat template. */
+export type GeneratePrompt = { text: string } | { tokens: number[] } | { messages: ChatMessage[] };
+
+export interface GenerateRequest {
+  model: string;
+  /** Several for completions with a prompt list; each gets `n` choices. */
+  prompts: GeneratePrompt[];
+  n: number;
+  /** Candidates per prompt of which the `n` most likely are returned (not streamable). */
+  bestOf?: number;
+  /** Defaults to what fits in the model's context. */
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  minP?: number;
+  repetitionPenalty?: number;
+  frequencyPenalty?: number;
+  presencePenalty?: number;
+  /** Token id -> bias added to its logit. */
+  logitBias?: Record<number, number>;
+  seed?: number;
+  stop?: string[];
+  ignoreEos?: boolean;
+  /** Report the chosen token's log-probability and this many alternatives. */
+  logprobs?: number;
+  /** Completions: put the prompt in front of the output. */
+  echo?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface TokenAlternative {
+  token: string;
+  bytes: number[];
+  logprob: number;
+}
+
+export interface GeneratedToken extends TokenAlternative {
+  top: TokenAlternative[];
+}
+
+export type GenerationEvent =
+  | { type: 'delta'; index: number; text: string; tokenIds: number[]; tokens?: GeneratedToken[] }
+  | { type: 'finish'; index: number; reason: 'stop' | 'length' };
+
+export interface Generation extends AsyncIterable<GenerationEvent> {
+  /** Prompt tokens, each prompt counted once. */
+  readonly promptTokens: number;
+  /** Tokens generated so far over every choice. */
+  completionTokens(): number;
+  /** Choices in total: prompts x n. */
+  readonly choices: number;
+}

@@ -6,6 +6,8 @@ import { listen, type RunningServer } from './lifecycle.ts';
 
 /** Which model tasks each route needs, so one-route processes load only those models. */
 const ROUTE_TASKS: Record<RouteName, ModelTask[]> = {
+  chat: ['text-generation'],
+  completions: ['text-generation'],
   embeddings: ['embeddings'],
   rerank: ['rerank'],
 };

@@ -38,7 +38,9 @@ const FROM_OV: Record<string, TensorType> = { f32: 'float32', i64: 'int64', i32:
 
 /** Loads the addon; throws with the reason when the package or its native runtime is missing. */
 export async function loadOpenVino(): Promise<OpenVinoAddon> {
-  const mod = (await import('openvino-node' as string)) as { addon?: OpenVinoAddon; default?: { addon?: OpenVinoAddon } };
+  const mod = (await import('openvino-node' as string).catch((err: { code?: string }) => {
+    throw err.code === 'ERR_MODULE_NOT_FOUND' ? new Error('openvino-node is not installed') : err;
+  })) as { addon?: OpenVinoAddon; default?: { addon?: OpenVinoAddon } };
   const addon = mod.addon ?? mod.default?.addon;
   if (!addon) throw new Error('openvino-node loaded but exports no addon');
   new addon.Core().getAvailableDevices(); // touches the native runtime, so a broken install fails here

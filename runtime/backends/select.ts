@@ -17,7 +17,8 @@ export interface BackendSelection {
   log: (line: string) => void;
 }
 
-// The addon is probed once per process; every model shares the answer.
+// The addon is probed once per process; every model shares the answer, logged once.
+let fallbackLogged = false;
 let openVinoProbe: Promise<{ addon?: OpenVinoAddon; reason?: string }> | undefined;
 function probeOpenVino() {
   openVinoProbe ??= loadOpenVino().then(
@@ -48,7 +49,8 @@ export async function selectBackend(sel: BackendSelection): Promise<Backend> {
           'Install it with `npm install openvino-node` on a machine that can reach its runtime download, or set "backend": "auto".',
       );
     }
-    sel.log(`backend: onnxruntime (openvino-node unavailable: ${probe.reason})`);
+    if (!fallbackLogged) sel.log(`backend: onnxruntime (openvino-node unavailable: ${probe.reason})`);
+    fallbackLogged = true;
   }
   const file = resolveFile(sel.modelDir, sel.file, 'onnxruntime');
   if (!existsSync(file)) throw new RuntimeError('internal', `model file not found: ${file}`);

@@ -16,6 +16,15 @@ const SPECS = {
 
 export const specsAvailable = existsSync(join(SHARED_DIR, 'specs', SPECS.openai));
 
+/** OpenAPI 3.0's `nullable: true` (still used in places) as JSON Schema: anyOf [schema, null]. */
+function nullableToAnyOf(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(nullableToAnyOf);
+  if (!node || typeof node !== 'object') return node;
+  const { nullable, ...rest } = node as Record<string, unknown>;
+  const mapped = Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, nullableToAnyOf(v)]));
+  return nullable === true ? { anyOf: [mapped, { type: 'null' }] } : mapped;
+}
+
 let ajv: Ajv2020Module.default | undefined;
 function instance(): Ajv2020Module.default {
   if (ajv) return ajv;
@@ -23,7 +32,7 @@ function instance(): Ajv2020Module.default {
   (addFormats as unknown as (a: unknown) => void)(ajv);
   for (const [id, file] of Object.entries(SPECS)) {
     const doc = parse(readFileSync(join(SHARED_DIR, 'specs', file), 'utf8')) as Record<string, unknown>;
-    ajv.addSchema({ $id: id, components: doc.components, paths: doc.paths }, id);
+    ajv.addSchema({ $id: id, components: nullableToAnyOf(doc.components), paths: nullableToAnyOf(doc.paths) }, id);
   }
   return ajv;
 }

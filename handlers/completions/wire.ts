@@ -1,0 +1,106 @@
+// OpenAI legacy /v1/completions wire shapes and pure translation to and from the runtime.
+import * as v from 'valibot';
+import { RuntimeError, type GeneratedToken, type GeneratePrompt, type GenerateRequest } from '../../runtime/index.ts';
+import type { ChoiceResult } from '../shared/collect.ts';
+import { rejectUnsupported, samplingFields, samplingFromWire, SYSTEM_FINGERPRINT, unsupportedFields, usageToWire } from '../shared/generation-params.ts';
+
+const tokenIds = v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(0))), v.minLength(1, 'token prompts must not be empty'));
+
+export const CompletionRequestSchema = v.strictObject({
+  ...samplingFields,
+  ...unsupportedFields,
+  prompt: v.union(
+    [v.string(), v.pipe(v.array(v.string()), v.minLength(1)), tokenIds, v.pipe(v.array(tokenIds), v.minLength(1))],
+    'prompt must be a string, an array of strings, an array of token ids, or an array of token id arrays',
+  ),
+  // The OpenAI default for this endpoint is 16.
+  max_tokens: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(1)), 16),
+  logprobs: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(5))),
+  echo: v.nullish(v.boolean()),
+  best_of: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(20))),
+});
+
+export type CompletionRequest = v.InferOutput<typeof CompletionRequestSchema>;
+
+function promptsOf(prompt: CompletionRequest['prompt']): GeneratePrompt[] {
+  if (typeof prompt === 'string') return [{ text: prompt }];
+  if (typeof prompt[0] === 'number') return [{ tokens: prompt as number[] }];
+  return (prompt as Array<string | number[]>).map((p) => (typeof p === 'string' ? { text: p } : { tokens: p }));
+}
+
+export function fromWire(body: CompletionRequest, signal: AbortSignal): GenerateRequest {
+  rejectUnsupported(body);
+  const n = body.n ?? 1;
+  if (body.best_of !== undefined && body.best_of !== null) {
+    if (body.best_of < n) throw new RuntimeError('invalid_request', `best_of (${body.best_of}) must be at least n (${n}).`, { param: 'best_of' });
+    if (body.stream && body.best_of > n) throw new RuntimeError('invalid_request', 'best_of results cannot be streamed.', { param: 'best_of' });
+  }
+  return {
+    ...samplingFromWire(body),
+    model: body.model,
+    prompts: promptsOf(body.prompt),
+    bestOf: body.best_of ?? undefined,
+    maxTokens: body.max_tokens,
+    logprobs: body.logprobs ?? undefined,
+    echo: body.echo ?? false,
+    signal,
+  };
+}
+
+/** The legacy logprobs object; `offset` is where the first token starts in the choice's text. */
+export function logprobsToWire(tokens: GeneratedToken[], offset: number) {
+  const textOffset: number[] = [];
+  let at = offset;
+  for (const t of tokens) {
+    textOffset.push(at);
+    at += t.token.length;
+  }
+  return {
+    tokens: tokens.map((t) => t.token),
+    // The first echoed prompt token has no log-probability (nothing precedes it): null, as OpenAI sends.
+    token_logprobs: tokens.map((t) => (Number.isNaN(t.logprob) ? null : t.logprob)),
+    top_logprobs: tokens.map((t) => (Number.isNaN(t.logprob) ? null : Object.fromEntries(t.top.map((a) => [a.token, a.logprob])))),
+    text_offset: textOffset,
+  };
+}
+
+export interface ResponseHeader {
+  id: string;
+  created: number;
+  model: string;
+}
+
+export function toWire(header: ResponseHeader, choices: ChoiceResult[], withLogprobs: boolean, promptTokens: number, completionTokens: number) {
+  return {
+    id: header.id,
+    object: 'text_completion' as const,
+    created: header.created,
+    model: header.model,
+    system_fingerprint: SYSTEM_FINGERPRINT,
+    choices: choices.map((c, index) => ({
+      text: c.text,
+      index,
+      logprobs: withLogprobs ? logprobsToWire(c.tokens, 0) : null,
+      finish_reason: c.finishReason,
+    })),
+    usage: usageToWire(promptTokens, completionTokens),
+  };
+}
+
+/** Streamed chunks share the unary object's shape (spec: CreateCompletionResponse). */
+export function toChunk(
+  header: ResponseHeader,
+  includeUsage: boolean,
+  choice: { index: number; text: string; logprobs: ReturnType<typeof logprobsToWire> | null; finishReason?: 'stop' | 'length' } | null,
+  usage?: ReturnType<typeof usageToWire>,
+) {
+  return {
+    id: header.id,
+    object: 'text_completion' as const,
+    created: header.created,
+    model: header.model,
+    system_fingerprint: SYSTEM_FINGERPRINT,
+    choices: choice ? [{ text: choice.text, index: choice.index, logprobs: choice.logprobs, finish_reason: choice.finishReason ?? null }] : [],
+    ...(includeUsage ? { usage: usage ?? null } : {}),
+  };
+}

@@ -1,0 +1,85 @@
+// Request fields chat and completions share (sampling, stop, streaming options, vLLM-style
+// extensions) and their translation to the runtime's GenerateRequest fields.
+import * as v from 'valibot';
+import type { GenerateRequest } from '../../runtime/index.ts';
+import { RuntimeError } from '../../runtime/index.ts';
+
+const between = (min: number, max: number) => v.pipe(v.number(), v.minValue(min), v.maxValue(max));
+const positiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
+
+export const samplingFields = {
+  model: v.string(),
+  temperature: v.nullish(between(0, 2)),
+  top_p: v.nullish(between(0, 1)),
+  n: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(128))),
+  stream: v.nullish(v.boolean()),
+  stream_options: v.nullish(v.strictObject({ include_usage: v.optional(v.boolean()) })),
+  stop: v.nullish(v.union([v.string(), v.pipe(v.array(v.string()), v.maxLength(4, 'at most 4 stop sequences'))])),
+  presence_penalty: v.nullish(between(-2, 2)),
+  frequency_penalty: v.nullish(between(-2, 2)),
+  logit_bias: v.nullish(v.record(v.pipe(v.string(), v.regex(/^\d+$/, 'keys must be token ids')), between(-100, 100))),
+  seed: v.nullish(v.pipe(v.number(), v.integer())),
+  user: v.nullish(v.string()),
+  // Extensions vLLM and llama.cpp users send.
+  top_k: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(-1))),
+  min_p: v.nullish(between(0, 1)),
+  repetition_penalty: v.nullish(v.pipe(v.number(), v.gtValue(0))),
+  ignore_eos: v.nullish(v.boolean()),
+};
+
+/**
+ * OpenAI parameters this server knows but does not implement: each gets a 400 naming it
+ * (accepting and ignoring them would silently change what the caller asked for).
+ */
+export const UNSUPPORTED = [
+  'tools',
+  'tool_choice',
+  'parallel_tool_calls',
+  'functions',
+  'function_call',
+  'audio',
+  'modalities',
+  'prediction',
+  'reasoning_effort',
+  'web_search_options',
+  'suffix',
+] as const;
+
+export const unsupportedFields = Object.fromEntries(UNSUPPORTED.map((k) => [k, v.optional(v.unknown())])) as Record<(typeof UNSUPPORTED)[number], v.OptionalSchema<v.UnknownSchema, undefined>>;
+
+export function rejectUnsupported(body: Record<string, unknown>): void {
+  for (const key of UNSUPPORTED) {
+    if (body[key] !== undefined && body[key] !== null) {
+      throw new RuntimeError('unsupported', `'${key}' is not supported by this server.`, { param: key });
+    }
+  }
+}
+
+type SamplingBody = { [K in keyof typeof samplingFields]?: v.InferOutput<(typeof samplingFields)[K]> };
+
+/** The GenerateRequest fields both routes fill the same way. */
+export function samplingFromWire(body: SamplingBody): Omit<GenerateRequest, 'model' | 'prompts' | 'signal'> {
+  const stop = body.stop === undefined || body.stop === null ? [] : typeof body.stop === 'string' ? [body.stop] : body.stop;
+  return {
+    n: body.n ?? 1,
+    temperature: body.temperature ?? undefined,
+    topP: body.top_p ?? undefined,
+    topK: body.top_k !== undefined && body.top_k !== null && body.top_k > 0 ? body.top_k : undefined,
+    minP: body.min_p ?? undefined,
+    repetitionPenalty: body.repetition_penalty ?? undefined,
+    frequencyPenalty: body.frequency_penalty ?? undefined,
+    presencePenalty: body.presence_penalty ?? undefined,
+    logitBias: body.logit_bias ? Object.fromEntries(Object.entries(body.logit_bias).map(([k, b]) => [Number(k), b])) : undefined,
+    seed: body.seed ?? undefined,
+    stop,
+    ignoreEos: body.ignore_eos ?? false,
+  };
+}
+
+export const usageToWire = (promptTokens: number, completionTokens: number) => ({
+  prompt_tokens: promptTokens,
+  completion_tokens: completionTokens,
+  total_tokens: promptTokens + completionTokens,
+});
+
+export const SYSTEM_FINGERPRINT = 'fp_ovserve';

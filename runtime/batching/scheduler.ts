@@ -1,0 +1,267 @@
+// Continuous batching for one decoder model. Each iteration: sequences that finished or whose
+// client left are dropped (their KV rows freed), waiting sequences are prefilled together and
+// join the batch, then every running sequence advances one token in a single backend run.
+import type { Backend, Feeds, Tensor } from '../backends/backend.ts';
+import { RuntimeError } from '../errors.ts';
+import {
+  attentionMask,
+  cacheFromOutputs,
+  emptyCache,
+  keepRows,
+  mergeCaches,
+  pastFeeds,
+  type KvCache,
+  type KvLayout,
+} from '../generation/kv-cache.ts';
+import { logprobsOf, type TokenLogprob } from '../generation/sampler.ts';
+import type { Sequence, StepOutput } from '../generation/sequence.ts';
+
+export interface DecoderModel {
+  backend: Backend;
+  layout: KvLayout;
+  hasPositionIds: boolean;
+  padId: number;
+}
+
+export interface SchedulerLimits {
+  maxRunning: number;
+  /** Most padded prompt tokens prefilled in one run (one sequence always goes). */
+  maxBatchTokens: number;
+  /** Most requests waiting to start; one more is refused with queue_full. */
+  maxQueued: number;
+}
+
+/** One request's sequences and where their output goes. */
+export interface Submission {
+  sequences: Sequence[];
+  onStep(index: number, output: StepOutput): void;
+  /** For echo with logprobs: prompt tokens 1.. scored by the prefill (token 0 has none). */
+  promptLogprobs?: { top: number; onScores(index: number, scores: Array<{ logprob: number; top: TokenLogprob[] }>): void };
+  onDone(): void;
+  onError(err: unknown): void;
+  signal?: AbortSignal;
+}
+
+interface Entry {
+  sequence: Sequence;
+  index: number;
+  submission: Submission;
+  state: SubmissionState;
+}
+
+interface SubmissionState {
+  cancelled: boolean;
+  failed: boolean;
+  remaining: number;
+  /** Detaches the abort listener once the submission has settled. */
+  release: () => void;
+}
+
+export interface SchedulerStats {
+  running: number;
+  waiting: number;
+  steps: number;
+  prefills: number;
+  /** Largest number of sequences advanced by one decode run. */
+  largestDecodeBatch: number;
+}
+
+export interface Scheduler {
+  submit(submission: Submission): void;
+  readonly stats: Readonly<SchedulerStats>;
+}
+
+const i64 = (values: ArrayLike<number>, dims: number[]): Tensor => ({ type: 'int64', data: BigInt64Array.from(Array.from(values, BigInt)), dims });
+
+export function createScheduler(model: DecoderModel, limits: SchedulerLimits): Scheduler {
+  const { backend, layout } = model;
+  let waiting: Entry[] = [];
+  let running: Entry[] = [];
+  let cache: KvCache = emptyCache(layout, 0);
+  let looping = false;
+  const stats: SchedulerStats = { running: 0, waiting: 0, steps: 0, prefills: 0, largestDecodeBatch: 0 };
+  const sync = () => {
+    stats.running = running.length;
+    stats.waiting = new Set(waiting.map((e) => e.submission)).size;
+  };
+
+  function deliver(entry: Entry, output: StepOutput): void {
+    if (entry.state.cancelled || entry.state.failed) return;
+    entry.submission.onStep(entry.index, output);
+    if (output.finish && --entry.state.remaining === 0) {
+      entry.state.release();
+      entry.submission.onDone();
+    }
+  }
+
+  function fail(entries: Entry[], err: unknown): void {
+    for (const e of entries) {
+      if (e.state.failed || e.state.cancelled || e.state.remaining === 0) continue;
+      e.state.failed = true;
+      e.state.release();
+      e.submission.onError(err);
+    }
+  }
+
+  /** Finished and cancelled sequences leave the batch; their KV rows go with them. */
+  function dropLeavers(): void {
+    const keep: number[] = [];
+    running.forEach((e, row) => {
+      if (!e.sequence.finished && !e.state.cancelled && !e.state.failed) keep.push(row);
+    });
+    if (keep.length === running.length) return;
+    cache = keepRows(layout, cache, keep);
+    running = keep.map((row) => running[row] as Entry);
+    sync();
+  }
+
+  function takeAdmissions(): Entry[] {
+    const slots = limits.maxRunning - running.length;
+    const admitted: Entry[] = [];
+    let longest = 0;
+    while (admitted.length < slots && waiting.length > 0) {
+      const next = waiting[0] as Entry;
+      const nextLongest = Math.max(longest, next.sequence.prompt.length);
+      if (admitted.length > 0 && nextLongest * (admitted.length + 1) > limits.maxBatchTokens) break;
+      admitted.push(next);
+      waiting.shift();
+      longest = nextLongest;
+    }
+    sync();
+    return admitted;
+  }
+
+  /** Prefill: all admitted prompts in one left-padded run; each gets its first token. */
+  async function prefill(admitted: Entry[]): Promise<void> {
+    const width = Math.max(...admitted.map((e) => e.sequence.prompt.length));
+    const pads = admitted.map((e) => width - e.sequence.prompt.length);
+    const ids = new Array<number>(admitted.length * width).fill(model.padId);
+    const positions = new Array<number>(admitted.length * width).fill(1);
+    admitted.forEach((e, row) => {
+      e.sequence.prompt.forEach((token, t) => {
+        ids[row * width + (pads[row] as number) + t] = token;
+        positions[row * width + (pads[row] as number) + t] = t;
+      });
+    });
+    const empty = emptyCache(layout, admitted.length);
+    const feeds: Feeds = {
+      input_ids: i64(ids, [admitted.length, width]),
+      attention_mask: attentionMask({ ...empty, pads }, width),
+      ...pastFeeds(layout, empty),
+    };
+    if (model.hasPositionIds) feeds.position_ids = i64(positions, [admitted.length, width]);
+    const outputs = await backend.run(feeds);
+    stats.prefills++;
+    const logits = outputs.logits?.data as Float32Array;
+    const vocab = logits.length / (admitted.length * width);
+    admitted.forEach((e, row) => {
+      const wanted = e.submission.promptLogprobs;
+      if (wanted && !e.state.cancelled) {
+        const scores = [];
+        for (let t = 0; t + 1 < e.sequence.prompt.length; t++) {
+          const at = (row * width + (pads[row] as number) + t) * vocab;
+          scores.push(logprobsOf(logits.subarray(at, at + vocab), e.sequence.prompt[t + 1] as number, wanted.top));
+        }
+        wanted.onScores(e.index, scores);
+      }
+      const at = (row * width + width - 1) * vocab;
+      if (!e.state.cancelled) deliver(e, e.sequence.step(logits.subarray(at, at + vocab)));
+    });
+    cache = mergeCaches(layout, cache, cacheFromOutputs(layout, outputs, pads));
+    running = [...running, ...admitted];
+    sync();
+  }
+
+  /** Decode: every running sequence advances one token in one run. */
+  async function decode(): Promise<void> {
+    const rows = running.length;
+    const last = running.map((e) => e.sequence.generated.at(-1) as number);
+    const feeds: Feeds = {
+      input_ids: i64(last, [rows, 1]),
+      attention_mask: attentionMask(cache, 1),
+      ...pastFeeds(layout, cache),
+    };
+    if (model.hasPositionIds) {
+      feeds.position_ids = i64(running.map((e) => e.sequence.prompt.length + e.sequence.generated.length - 1), [rows, 1]);
+    }
+    const outputs = await backend.run(feeds);
+    stats.steps++;
+    stats.largestDecodeBatch = Math.max(stats.largestDecodeBatch, rows);
+    const logits = outputs.logits?.data as Float32Array;
+    const vocab = logits.length / rows;
+    cache = cacheFromOutputs(layout, outputs, cache.pads);
+    running.forEach((e, row) => {
+      if (!e.state.cancelled && !e.state.failed) deliver(e, e.sequence.step(logits.subarray(row * vocab, (row + 1) * vocab)));
+    });
+  }
+
+  async function loop(): Promise<void> {
+    if (looping) return;
+    looping = true;
+    try {
+      while (running.length > 0 || waiting.length > 0) {
+        dropLeavers();
+        const admitted = takeAdmissions();
+        if (admitted.length > 0) {
+          try {
+            await prefill(admitted);
+          } catch (err) {
+            // The batch cache went to the failed run: every sequence in flight fails with it.
+            fail([...admitted, ...running], wrap(err));
+            running = [];
+            cache = emptyCache(layout, 0);
+            sync();
+            continue;
+          }
+        }
+        dropLeavers();
+        if (running.length === 0) continue;
+        try {
+          await decode();
+        } catch (err) {
+          fail(running, wrap(err));
+          running = [];
+          cache = emptyCache(layout, 0);
+          sync();
+        }
+      }
+    } finally {
+      looping = false;
+      sync();
+    }
+  }
+
+  return {
+    stats,
+    submit(submission) {
+      if (submission.signal?.aborted) throw new RuntimeError('cancelled', 'The request was cancelled by the client.');
+      if (new Set(waiting.map((e) => e.submission)).size >= limits.maxQueued) {
+        throw new RuntimeError('queue_full', `The model's queue is full (${limits.maxQueued} requests waiting); retry shortly.`, { retryAfterSeconds: 1 });
+      }
+      const onAbort = () => {
+        if (state.failed || state.remaining === 0) return;
+        // Waiting sequences go now; running ones leave the batch before the next step.
+        state.cancelled = true;
+        waiting = waiting.filter((e) => e.state !== state);
+        sync();
+        submission.onError(new RuntimeError('cancelled', 'The request was cancelled by the client.'));
+      };
+      const state: SubmissionState = {
+        cancelled: false,
+        failed: false,
+        remaining: submission.sequences.length,
+        release: () => submission.signal?.removeEventListener('abort', onAbort),
+      };
+      const entries = submission.sequences.map((sequence, index) => ({ sequence, index, submission, state }));
+      submission.signal?.addEventListener('abort', onAbort, { once: true });
+      waiting.push(...entries);
+      sync();
+      void loop();
+    },
+  };
+}
+
+function wrap(err: unknown): unknown {
+  return err instanceof RuntimeError ? err : new RuntimeError('internal', `generation failed: ${(err as Error).message}`, { cause: err });
+}
+

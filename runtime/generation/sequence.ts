@@ -1,0 +1,97 @@
+// One sequence being generated: turns each step's logits into a token, text and a finish decision.
+// The scheduler owns batching and the KV cache; this owns everything per sequence.
+import { createDetokenizer } from './detokenizer.ts';
+import { buildProcessors, type SamplingParams } from './logits-processors.ts';
+import { createRng } from './rng.ts';
+import { argmax, logprobsOf, sample, type TokenLogprob } from './sampler.ts';
+import { createStopMatcher } from './stop-strings.ts';
+
+export type FinishReason = 'stop' | 'length';
+
+export interface SequenceOptions {
+  prompt: readonly number[];
+  /** Most tokens to generate. */
+  maxTokens: number;
+  sampling: SamplingParams;
+  seed: number;
+  stop: readonly string[];
+  ignoreEos: boolean;
+  eosIds: ReadonlySet<number>;
+  /** Alternatives per token to report; undefined reports no logprobs. */
+  logprobs: number | undefined;
+  decode: (ids: readonly number[]) => string;
+}
+
+export interface StepOutput {
+  token: number;
+  /** Text that became final this step ('' while a character or a possible stop string is pending). */
+  text: string;
+  logprob: { logprob: number; top: TokenLogprob[] } | undefined;
+  finish: FinishReason | undefined;
+}
+
+export interface Sequence {
+  readonly prompt: readonly number[];
+  readonly generated: readonly number[];
+  /** Sum of the chosen tokens' log-probabilities (for best_of). */
+  readonly cumulativeLogprob: number;
+  readonly finished: FinishReason | undefined;
+  /** Consumes the logits row for this sequence's next position (the row may be modified). */
+  step(logits: Float32Array): StepOutput;
+}
+
+export function createSequence(o: SequenceOptions): Sequence {
+  const processors = buildProcessors(o.sampling);
+  const rng = createRng(o.seed);
+  const greedy = o.sampling.temperature === 0;
+  const detokenizer = createDetokenizer((ids) => o.decode(ids));
+  const stopMatcher = createStopMatcher(o.stop);
+  const generated: number[] = [];
+  const generatedCounts = new Map<number, number>();
+  const seen = new Set<number>(o.prompt);
+  let cumulativeLogprob = 0;
+  let finished: FinishReason | undefined;
+
+  /** At the end: text held back for a stop string that never completed is real output. */
+  function flushPending(): string {
+    const matched = stopMatcher.push(detokenizer.flush());
+    return matched.stopped ? matched.emit : matched.emit + stopMatcher.flush();
+  }
+
+  return {
+    prompt: o.prompt,
+    generated,
+    get cumulativeLogprob() {
+      return cumulativeLogprob;
+    },
+    get finished() {
+      return finished;
+    },
+    step(logits) {
+      // Log-probabilities describe the model's own distribution, before any processor.
+      const raw = o.logprobs !== undefined ? logits.slice() : undefined;
+      for (const process of processors) process(logits, { generatedCounts, seen });
+      const token = greedy ? argmax(logits) : sample(logits, rng);
+      const logprob = raw ? logprobsOf(raw, token, o.logprobs ?? 0) : undefined;
+      if (logprob) cumulativeLogprob += logprob.logprob;
+      generated.push(token);
+      generatedCounts.set(token, (generatedCounts.get(token) ?? 0) + 1);
+      seen.add(token);
+
+      let text = '';
+      if (o.eosIds.has(token) && !o.ignoreEos) {
+        finished = 'stop';
+        text = flushPending();
+      } else {
+        const matched = stopMatcher.push(detokenizer.push(token));
+        text = matched.emit;
+        if (matched.stopped) finished = 'stop';
+        else if (generated.length >= o.maxTokens) {
+          finished = 'length';
+          text += flushPending();
+        }
+      }
+      return { token, text, logprob, finish: finished };
+    },
+  };
+}

@@ -1,0 +1,197 @@
+// The text-generation task: prompts (text, tokens or a chat) -> sequences on the model's
+// continuous-batching scheduler -> a stream of text deltas and finishes per choice.
+import type { Backend } from '../backends/backend.ts';
+import { createScheduler, type Scheduler } from '../batching/scheduler.ts';
+import { createChatTemplate, type ChatTemplate } from '../chat-template.ts';
+import type { ModelEntry } from '../config.ts';
+import { RuntimeError } from '../errors.ts';
+import { createEventStream } from '../generation/event-stream.ts';
+import type { KvLayout } from '../generation/kv-cache.ts';
+import { DEFAULT_SAMPLING, type SamplingParams } from '../generation/logits-processors.ts';
+import { choiceSeed } from '../generation/rng.ts';
+import type { TokenLogprob } from '../generation/sampler.ts';
+import { createSequence, type Sequence, type StepOutput } from '../generation/sequence.ts';
+import type { ModelManifest } from '../manifest.ts';
+import type { Tokenizer } from '../tokenizer.ts';
+import type { GeneratePrompt, GeneratedToken, GenerateRequest, Generation, GenerationEvent, TokenAlternative } from '../types.ts';
+
+export interface Generator {
+  readonly scheduler: Scheduler;
+  generate(request: GenerateRequest): Generation;
+}
+
+const KNOWN_INPUTS = /^(input_ids|attention_mask|position_ids|past_key_values\.\d+\.(key|value))$/;
+
+function kvLayout(backend: Backend, manifest: ModelManifest): KvLayout {
+  const unknown = backend.inputs.filter((i) => !KNOWN_INPUTS.test(i.name)).map((i) => i.name);
+  if (unknown.length) throw new RuntimeError('internal', `${manifest.dir}: decoder inputs not supported: ${unknown.join(', ')}`);
+  const past = backend.inputs.filter((i) => i.name.startsWith('past_key_values.'));
+  if (past.length === 0) throw new RuntimeError('internal', `${manifest.dir}: the decoder has no past_key_values inputs (export it with a KV cache)`);
+  const layer = (name: string) => Number(name.split('.')[1]);
+  past.sort((a, b) => layer(a.name) - layer(b.name) || a.name.localeCompare(b.name));
+  const first = past[0] as (typeof past)[number];
+  const cfg = manifest.hfConfig;
+  const heads = Number(cfg.num_attention_heads);
+  const fromConfig = {
+    kvHeads: Number(cfg.num_key_value_heads ?? heads),
+    headDim: Number(cfg.head_dim ?? Number(cfg.hidden_size) / heads),
+  };
+  return {
+    names: past.map((p) => ({ past: p.name, present: p.name.replace('past_key_values.', 'present.') })),
+    kvHeads: typeof first.shape[1] === 'number' ? first.shape[1] : fromConfig.kvHeads,
+    headDim: typeof first.shape[3] === 'number' ? first.shape[3] : fromConfig.headDim,
+    type: first.type,
+  };
+}
+
+function idsOf(value: unknown): number[] {
+  if (typeof value === 'number') return [value];
+  return Array.isArray(value) ? value.filter((v): v is number => typeof v === 'number') : [];
+}
+
+export function createGenerator(entry: ModelEntry, manifest: ModelManifest, backend: Backend, tokenizer: Tokenizer): Generator {
+  const layout = kvLayout(backend, manifest);
+  const eosIds = new Set([...idsOf(manifest.generationConfig.eos_token_id), ...idsOf(manifest.hfConfig.eos_token_id)]);
+  const padId = idsOf(manifest.generationConfig.pad_token_id)[0] ?? idsOf(manifest.hfConfig.pad_token_id)[0] ?? [...eosIds][0] ?? 0;
+  const template: ChatTemplate | undefined = manifest.chatTemplate ? createChatTemplate(manifest.chatTemplate, manifest.tokenizerConfig) : undefined;
+  const scheduler = createScheduler(
+    { backend, layout, hasPositionIds: backend.inputs.some((i) => i.name === 'position_ids'), padId },
+    { maxRunning: entry.max_running_sequences, maxBatchTokens: entry.max_batch_tokens, maxQueued: entry.max_queued_requests },
+  );
+  const decode = (ids: readonly number[]) => tokenizer.decode(ids, { skipSpecialTokens: true });
+  const textOf = (id: number) => tokenizer.decode([id], { skipSpecialTokens: false });
+  const alternative = ({ token, logprob }: TokenLogprob): TokenAlternative => {
+    const text = textOf(token);
+    return { token: text, bytes: [...Buffer.from(text, 'utf8')], logprob };
+  };
+  const describe = (scored: { token: number; logprob: number; top: TokenLogprob[] }): GeneratedToken => ({
+    ...alternative(scored),
+    top: scored.top.map(alternative),
+  });
+
+  function promptIds(prompt: GeneratePrompt): number[] {
+    if ('tokens' in prompt) {
+      const bad = prompt.tokens.find((id) => id >= tokenizer.vocabSize);
+      if (bad !== undefined) throw new RuntimeError('invalid_request', `Token id ${bad} is outside the vocabulary (size ${tokenizer.vocabSize}).`, { param: 'prompt' });
+      return prompt.tokens;
+    }
+    if ('text' in prompt) return tokenizer.encodeSingle(prompt.text, Number.MAX_SAFE_INTEGER).ids;
+    if (!template) {
+      throw new RuntimeError('invalid_request', `The model '${entry.name}' has no chat template; use /v3/completions with a prompt.`, { param: 'messages' });
+    }
+    // The template writes the special tokens itself (as transformers' apply_chat_template).
+    return tokenizer.encodeRaw(template(prompt.messages));
+  }
+
+  function samplingOf(request: GenerateRequest): SamplingParams {
+    const bias = new Map<number, number>();
+    for (const [key, value] of Object.entries(request.logitBias ?? {})) {
+      const id = Number(key);
+      if (!Number.isInteger(id) || id < 0 || id >= tokenizer.vocabSize) {
+        throw new RuntimeError('invalid_request', `logit_bias token id ${key} is outside the vocabulary (size ${tokenizer.vocabSize}).`, { param: 'logitBias' });
+      }
+      bias.set(id, value);
+    }
+    return {
+      temperature: request.temperature ?? DEFAULT_SAMPLING.temperature,
+      topP: request.topP ?? DEFAULT_SAMPLING.topP,
+      topK: request.topK ?? DEFAULT_SAMPLING.topK,
+      minP: request.minP ?? DEFAULT_SAMPLING.minP,
+      repetitionPenalty: request.repetitionPenalty ?? DEFAULT_SAMPLING.repetitionPenalty,
+      frequencyPenalty: request.frequencyPenalty ?? DEFAULT_SAMPLING.frequencyPenalty,
+      presencePenalty: request.presencePenalty ?? DEFAULT_SAMPLING.presencePenalty,
+      logitBias: bias,
+    };
+  }
+
+  return {
+    scheduler,
+    generate(request) {
+      const prompts = request.prompts.map(promptIds);
+      const sampling = samplingOf(request);
+      const perPrompt = Math.max(request.n, request.bestOf ?? request.n);
+      for (const ids of prompts) {
+        if (ids.length === 0) throw new RuntimeError('invalid_request', 'The prompt is empty.', { param: 'prompt' });
+        const room = manifest.maxLength - ids.length;
+        if (room <= 0 || (request.maxTokens !== undefined && request.maxTokens > room)) {
+          const asked = request.maxTokens === undefined ? '' : ` plus ${request.maxTokens} completion tokens`;
+          throw new RuntimeError(
+            'context_length_exceeded',
+            `This model's maximum context length is ${manifest.maxLength} tokens; the prompt has ${ids.length} tokens${asked}. Shorten the prompt or lower max_tokens.`,
+            { param: request.maxTokens === undefined ? 'prompt' : 'maxTokens' },
+          );
+        }
+      }
+      // best_of ranks candidates by their log-probability, so it needs them even when not asked.
+      const ranking = perPrompt > request.n;
+      const sequences: Sequence[] = prompts.flatMap((ids, p) =>
+        Array.from({ length: perPrompt }, (_, j) =>
+          createSequence({
+            prompt: ids,
+            maxTokens: Math.min(request.maxTokens ?? Infinity, manifest.maxLength - ids.length),
+            sampling,
+            seed: choiceSeed(request.seed, p * perPrompt + j),
+            stop: request.stop ?? [],
+            ignoreEos: request.ignoreEos ?? false,
+            eosIds,
+            logprobs: request.logprobs ?? (ranking ? 0 : undefined),
+            decode,
+          }),
+        ),
+      );
+      const stream = createEventStream<GenerationEvent>();
+      // Candidate i of prompt p is choice p * n + i once best_of has picked (else i < n directly).
+      const choiceOf = (seq: number) => Math.floor(seq / perPrompt) * request.n + (seq % perPrompt);
+      const held: GenerationEvent[][] = sequences.map(() => []);
+      const emit = (seq: number, event: GenerationEvent) => (ranking ? held[seq]?.push(event) : stream.push(event));
+
+      if (request.echo) {
+        prompts.forEach((ids, p) => {
+          const text = tokenizer.decode(ids, { skipSpecialTokens: false });
+          for (let j = 0; j < perPrompt; j++) emit(p * perPrompt + j, { type: 'delta', index: choiceOf(p * perPrompt + j), text, tokenIds: [] });
+        });
+      }
+      scheduler.submit({
+        sequences,
+        signal: request.signal,
+        ...(request.echo && request.logprobs !== undefined
+          ? {
+              promptLogprobs: {
+                top: request.logprobs,
+                onScores: (seq: number, scores: Array<{ logprob: number; top: TokenLogprob[] }>) => {
+                  const ids = (sequences[seq] as Sequence).prompt;
+                  const first: GeneratedToken = { ...alternative({ token: ids[0] as number, logprob: NaN }), top: [] };
+                  const rest = scores.map((s, t) => describe({ token: ids[t + 1] as number, ...s }));
+                  emit(seq, { type: 'delta', index: choiceOf(seq), text: '', tokenIds: [], tokens: [first, ...rest] });
+                },
+              },
+            }
+          : {}),
+        onStep(seq: number, out: StepOutput) {
+          const tokens = out.logprob && request.logprobs !== undefined ? [describe({ token: out.token, ...out.logprob })] : undefined;
+          emit(seq, { type: 'delta', index: choiceOf(seq), text: out.text, tokenIds: [out.token], ...(tokens ? { tokens } : {}) });
+          if (out.finish) emit(seq, { type: 'finish', index: choiceOf(seq), reason: out.finish });
+        },
+        onDone() {
+          if (ranking) {
+            prompts.forEach((_, p) => {
+              const candidates = Array.from({ length: perPrompt }, (_, j) => p * perPrompt + j);
+              candidates.sort((a, b) => (sequences[b] as Sequence).cumulativeLogprob - (sequences[a] as Sequence).cumulativeLogprob);
+              candidates.slice(0, request.n).forEach((seq, rank) => {
+                for (const event of held[seq] ?? []) stream.push({ ...event, index: p * request.n + rank });
+              });
+            });
+          }
+          stream.end();
+        },
+        onError: (err) => stream.fail(err),
+      });
+      return {
+        [Symbol.asyncIterator]: () => stream[Symbol.asyncIterator](),
+        promptTokens: prompts.reduce((n, ids) => n + ids.length, 0),
+        completionTokens: () => sequences.reduce((n, s) => n + s.generated.length, 0),
+        choices: prompts.length * request.n,
+      };
+    },
+  };
+}
