@@ -30,14 +30,14 @@ export function createCompletionsApp(runtime: Runtime, sse: SseOptions = { keepA
       return sseResponse(c, sse, cancel, async (out) => {
         for await (const event of generation) {
           if (event.type === 'finish') {
-            out.send(toChunk(header, includeUsage, { index: event.index, text: '', logprobs: null, finishReason: event.reason }));
+            out.send(toChunk(header, { index: event.index, text: '', logprobs: null, finishReason: event.reason }));
           } else if (event.text !== '' || event.tokens) {
             const logprobs = withLogprobs && event.tokens ? logprobsToWire(event.tokens, offsets[event.index] as number) : null;
             if (event.tokens) offsets[event.index] = (offsets[event.index] as number) + event.tokens.reduce((n, t) => n + t.token.length, 0);
-            out.send(toChunk(header, includeUsage, { index: event.index, text: event.text, logprobs }));
+            out.send(toChunk(header, { index: event.index, text: event.text, logprobs }));
           }
         }
-        if (includeUsage) out.send(toChunk(header, true, null, usageToWire(generation.promptTokens, generation.completionTokens())));
+        if (includeUsage) out.send(toChunk(header, null, usageToWire(generation.promptTokens, generation.completionTokens())));
       });
     });
   }

@@ -87,10 +87,12 @@ export function toWire(header: ResponseHeader, choices: ChoiceResult[], withLogp
   };
 }
 
-/** Streamed chunks share the unary object's shape (spec: CreateCompletionResponse). */
+/**
+ * Streamed chunks share the unary object's shape (spec: CreateCompletionResponse); `usage`
+ * appears only on the final usage chunk, as the schema has no null usage.
+ */
 export function toChunk(
   header: ResponseHeader,
-  includeUsage: boolean,
   choice: { index: number; text: string; logprobs: ReturnType<typeof logprobsToWire> | null; finishReason?: 'stop' | 'length' } | null,
   usage?: ReturnType<typeof usageToWire>,
 ) {
@@ -101,6 +103,6 @@ export function toChunk(
     model: header.model,
     system_fingerprint: SYSTEM_FINGERPRINT,
     choices: choice ? [{ text: choice.text, index: choice.index, logprobs: choice.logprobs, finish_reason: choice.finishReason ?? null }] : [],
-    ...(includeUsage ? { usage: usage ?? null } : {}),
+    ...(usage ? { usage } : {}),
   };
 }

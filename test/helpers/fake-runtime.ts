@@ -1,18 +1,30 @@
 // A scripted Runtime for handler tests: records the neutral requests, answers what the test says.
-import type { EmbedRequest, EmbedResult, ModelInfo, RerankRequest, RerankResult, Runtime } from '../../runtime/index.ts';
+import type { EmbedRequest, EmbedResult, GenerateRequest, Generation, GenerationEvent, ModelInfo, RerankRequest, RerankResult, Runtime, SchedulerStats } from '../../runtime/index.ts';
 
 export interface FakeRuntime extends Runtime {
-  calls: { embed: EmbedRequest[]; rerank: RerankRequest[] };
+  calls: { embed: EmbedRequest[]; rerank: RerankRequest[]; generate: GenerateRequest[] };
   models: ModelInfo[];
   ready_: boolean;
   /** Replace to script an answer or an error. */
   onEmbed: (request: EmbedRequest) => Promise<EmbedResult>;
   onRerank: (request: RerankRequest) => Promise<RerankResult>;
+  /** Events each generation yields (index within [0, prompts x n)); a thrown error ends it. */
+  onGenerate: (request: GenerateRequest) => Array<GenerationEvent | Error>;
+}
+
+/** Each choice says "Hel" + "lo" (multi-part), then finishes with length. */
+export function scriptedEvents(request: GenerateRequest): GenerationEvent[] {
+  const choices = request.prompts.length * request.n;
+  const events: GenerationEvent[] = [];
+  for (let i = 0; i < choices; i++) events.push({ type: 'delta', index: i, text: 'Hel', tokenIds: [10] });
+  for (let i = 0; i < choices; i++) events.push({ type: 'delta', index: i, text: 'lo', tokenIds: [11] });
+  for (let i = 0; i < choices; i++) events.push({ type: 'finish', index: i, reason: 'length' });
+  return events;
 }
 
 export function createFakeRuntime(models: Array<Pick<ModelInfo, 'name' | 'task'>>): FakeRuntime {
   const fake: FakeRuntime = {
-    calls: { embed: [], rerank: [] },
+    calls: { embed: [], rerank: [], generate: [] },
     models: models.map((m) => ({ ...m, created: 1700000000, engine: 'onnxruntime', maxLength: 128 })),
     ready_: true,
     ready: Promise.resolve(),
@@ -28,6 +40,29 @@ export function createFakeRuntime(models: Array<Pick<ModelInfo, 'name' | 'task'>
       results: request.documents.map((_, index) => ({ index, score: 1 / (index + 2) })).slice(0, request.topN ?? request.documents.length),
       promptTokens: 10,
     }),
+    onGenerate: scriptedEvents,
+    generate(request): Generation {
+      fake.calls.generate.push(request);
+      const events = fake.onGenerate(request);
+      const first = events[0];
+      if (first instanceof Error) throw first; // errors before any output throw synchronously
+      let completion = 0;
+      return {
+        promptTokens: 7,
+        choices: request.prompts.length * request.n,
+        completionTokens: () => completion,
+        async *[Symbol.asyncIterator]() {
+          for (const e of events) {
+            await new Promise((r) => setImmediate(r));
+            if (request.signal?.aborted) throw Object.assign(new Error('cancelled'), { kind: 'cancelled' });
+            if (e instanceof Error) throw e;
+            if (e.type === 'delta') completion += e.tokenIds.length;
+            yield e;
+          }
+        },
+      };
+    },
+    generationStats: (): SchedulerStats => ({ running: 0, waiting: 0, steps: 0, prefills: 0, largestDecodeBatch: 0 }),
     embed(request) {
       fake.calls.embed.push(request);
       return fake.onEmbed(request);

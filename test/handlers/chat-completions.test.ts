@@ -1,0 +1,183 @@
+import { describe, expect, it } from 'vitest';
+import { createApp } from '../../handlers/app.ts';
+import { RuntimeError } from '../../runtime/index.ts';
+import { createFakeRuntime, postJson, readJson } from '../helpers/fake-runtime.ts';
+import { readSse } from '../helpers/sse.ts';
+import { specErrors, specsAvailable } from '../helpers/specs.ts';
+
+function setup(keepAliveMs = 15_000) {
+  const runtime = createFakeRuntime([{ name: 'chat', task: 'text-generation' }]);
+  return { runtime, app: createApp(runtime, { sseKeepAliveMs: keepAliveMs }) };
+}
+const messages = [{ role: 'user', content: 'Hi' }];
+
+describe('POST /v3/chat/completions', () => {
+  it('answers a unary CreateChatCompletionResponse on /v3 and /v1', async () => {
+    const { app } = setup();
+    for (const path of ['/v3/chat/completions', '/v1/chat/completions']) {
+      const res = await postJson(app, path, { model: 'chat', messages });
+      expect(res.status).toBe(200);
+      const body = await readJson(res);
+      expect(body).toMatchObject({
+        object: 'chat.completion',
+        model: 'chat',
+        choices: [{ index: 0, message: { role: 'assistant', content: 'Hello', refusal: null }, logprobs: null, finish_reason: 'length' }],
+        usage: { prompt_tokens: 7, completion_tokens: 2, total_tokens: 9 },
+      });
+      expect(body.id).toMatch(/^chatcmpl-/);
+      if (specsAvailable) expect(specErrors('openai', 'CreateChatCompletionResponse', body)).toEqual([]);
+    }
+  });
+
+  it('translates every parameter into the runtime request', async () => {
+    const { app, runtime } = setup();
+    await postJson(app, '/v3/chat/completions', {
+      model: 'chat',
+      messages: [
+        { role: 'developer', content: 'Be brief.' },
+        { role: 'user', content: [{ type: 'text', text: 'Hi ' }, { type: 'text', text: 'there' }] },
+        { role: 'assistant', content: null },
+      ],
+      max_completion_tokens: 9,
+      max_tokens: 99,
+      temperature: 0.5,
+      top_p: 0.9,
+      n: 2,
+      stop: 'END',
+      presence_penalty: 0.1,
+      frequency_penalty: 0.2,
+      logit_bias: { '42': -5 },
+      logprobs: true,
+      top_logprobs: 3,
+      seed: 7,
+      top_k: 20,
+      min_p: 0.05,
+      repetition_penalty: 1.1,
+      ignore_eos: true,
+      response_format: { type: 'text' },
+      user: 'u',
+    });
+    expect(runtime.calls.generate[0]).toMatchObject({
+      model: 'chat',
+      prompts: [{ messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi there' }, { role: 'assistant', content: '' }] }],
+      maxTokens: 9,
+      temperature: 0.5,
+      topP: 0.9,
+      n: 2,
+      stop: ['END'],
+      presencePenalty: 0.1,
+      frequencyPenalty: 0.2,
+      logitBias: { 42: -5 },
+      logprobs: 3,
+      seed: 7,
+      topK: 20,
+      minP: 0.05,
+      repetitionPenalty: 1.1,
+      ignoreEos: true,
+    });
+  });
+
+  it('streams: role chunk first, content deltas, empty-delta finish, no usage, then [DONE]', async () => {
+    const { app } = setup();
+    const res = await postJson(app, '/v3/chat/completions', { model: 'chat', messages, stream: true });
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    expect(res.headers.get('cache-control')).toBe('no-cache');
+    const sse = await readSse(res);
+    expect(sse.done).toBe(true);
+    expect(sse.eventNames).toEqual([]);
+    expect(sse.frames.map((f) => f.choices[0]?.delta)).toEqual([{ role: 'assistant', content: '' }, { content: 'Hel' }, { content: 'lo' }, {}]);
+    expect(sse.frames.map((f) => f.choices[0]?.finish_reason)).toEqual([null, null, null, 'length']);
+    expect(new Set(sse.frames.map((f) => f.id)).size).toBe(1);
+    expect(new Set(sse.frames.map((f) => f.created)).size).toBe(1);
+    for (const f of sse.frames) {
+      expect(f).not.toHaveProperty('usage');
+      expect(f.object).toBe('chat.completion.chunk');
+      if (specsAvailable) expect(specErrors('openai', 'CreateChatCompletionStreamResponse', f)).toEqual([]);
+    }
+    expect(sse.raw.endsWith('data: [DONE]\n\n')).toBe(true);
+  });
+
+  it('include_usage: usage null on every chunk and one choices:[] usage chunk before [DONE]', async () => {
+    const { app } = setup();
+    const sse = await readSse(await postJson(app, '/v3/chat/completions', { model: 'chat', messages, stream: true, stream_options: { include_usage: true } }));
+    const last = sse.frames.at(-1);
+    expect(last).toMatchObject({ choices: [], usage: { prompt_tokens: 7, completion_tokens: 2, total_tokens: 9 } });
+    for (const f of sse.frames.slice(0, -1)) expect(f.usage).toBeNull();
+    for (const f of sse.frames) if (specsAvailable) expect(specErrors('openai', 'CreateChatCompletionStreamResponse', f)).toEqual([]);
+    // stream_options: {} and include_usage: false send no usage.
+    for (const stream_options of [{}, { include_usage: false }]) {
+      const other = await readSse(await postJson(app, '/v3/chat/completions', { model: 'chat', messages, stream: true, stream_options }));
+      for (const f of other.frames) expect(f).not.toHaveProperty('usage');
+    }
+  });
+
+  it('n=2 streams: a role chunk and a finish per choice index', async () => {
+    const { app } = setup();
+    const sse = await readSse(await postJson(app, '/v3/chat/completions', { model: 'chat', messages, stream: true, n: 2 }));
+    const byIndex = (i: number) => sse.frames.filter((f) => f.choices[0]?.index === i);
+    for (const i of [0, 1]) {
+      expect(byIndex(i)[0].choices[0].delta.role).toBe('assistant');
+      expect(byIndex(i).map((f) => f.choices[0].delta.content ?? '').join('')).toBe('Hello');
+      expect(byIndex(i).at(-1).choices[0].finish_reason).toBe('length');
+    }
+  });
+
+  it('an error after the headers is a data: {"error": ...} frame, and the stream closes', async () => {
+    const { app, runtime } = setup();
+    runtime.onGenerate = () => [{ type: 'delta', index: 0, text: 'a', tokenIds: [1] }, new RuntimeError('internal', 'the engine failed')];
+    const sse = await readSse(await postJson(app, '/v3/chat/completions', { model: 'chat', messages, stream: true }));
+    expect(sse.frames.at(-1)).toEqual({ error: { message: 'the engine failed', type: 'server_error', param: null, code: null } });
+    expect(sse.done).toBe(false);
+  });
+
+  it('errors before any output answer plain JSON with a status, not a stream', async () => {
+    const { app, runtime } = setup();
+    runtime.onGenerate = () => [new RuntimeError('queue_full', 'busy', { retryAfterSeconds: 1 })];
+    const res = await postJson(app, '/v3/chat/completions', { model: 'chat', messages, stream: true });
+    expect(res.status).toBe(429);
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect((await readJson(res)).error.type).toBe('rate_limit_error');
+  });
+
+  it('sends `: ping` comments while nothing else is sent', async () => {
+    const { app, runtime } = setup(1);
+    const original = runtime.generate;
+    runtime.generate = (request) => {
+      const g = original(request);
+      return {
+        ...g,
+        async *[Symbol.asyncIterator]() {
+          await new Promise((r) => setTimeout(r, 30)); // a slow prefill
+          yield* g;
+        },
+      };
+    };
+    const sse = await readSse(await postJson(app, '/v3/chat/completions', { model: 'chat', messages, stream: true }));
+    expect(sse.comments.filter((c) => c.trim() === 'ping').length).toBeGreaterThan(0);
+    expect(sse.done).toBe(true);
+  });
+
+  const bad: Array<[string, Record<string, unknown>, string]> = [
+    ['missing messages', { model: 'chat' }, 'messages'],
+    ['empty messages', { model: 'chat', messages: [] }, 'messages'],
+    ['unknown role', { model: 'chat', messages: [{ role: 'robot', content: 'x' }] }, 'messages[0].role'],
+    ['image part', { model: 'chat', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }, 'messages[0].content[0]'],
+    ['tool message', { model: 'chat', messages: [{ role: 'tool', content: 'x', tool_call_id: 'a' }] }, 'messages[0]'],
+    ['tools', { model: 'chat', messages, tools: [{ type: 'function', function: { name: 'f' } }] }, 'tools'],
+    ['json response_format', { model: 'chat', messages, response_format: { type: 'json_object' } }, 'response_format'],
+    ['temperature too high', { model: 'chat', messages, temperature: 3 }, 'temperature'],
+    ['n zero', { model: 'chat', messages, n: 0 }, 'n'],
+    ['five stops', { model: 'chat', messages, stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop'],
+    ['top_logprobs without logprobs', { model: 'chat', messages, top_logprobs: 2 }, 'top_logprobs'],
+    ['bad logit_bias key', { model: 'chat', messages, logit_bias: { x: 1 } }, 'logit_bias.x'],
+    ['unknown field', { model: 'chat', messages, max_output_tokens: 5 }, 'max_output_tokens'],
+  ];
+  it.each(bad)('400 naming the parameter for %s', async (_, body, param) => {
+    const { app, runtime } = setup();
+    const res = await postJson(app, '/v3/chat/completions', body);
+    expect(res.status).toBe(400);
+    const json = await readJson(res);
+    expect(json.error.param).toBe(param);
+    expect(runtime.calls.generate).toHaveLength(0);
+  });
+});
