@@ -1,7 +1,7 @@
 // Composition: config -> fixtures -> runtime -> app -> listening server, for all routes or one.
 import { createApp, ROUTE_NAMES, type RouteName } from '../handlers/app.ts';
 import { ensureFixtures } from '../models/ensure.ts';
-import { createRuntime, type ModelTask, type RepositoryConfig } from '../runtime/index.ts';
+import { createRuntime, type ModelTask, type RepositoryConfig, type Runtime } from '../runtime/index.ts';
 import { listen, type RunningServer } from './lifecycle.ts';
 
 /** Which model tasks each route needs, so one-route processes load only those models. */
@@ -18,6 +18,8 @@ export interface ServeOptions {
   host: string;
   /** One route per process; all routes when omitted. */
   route?: RouteName;
+  /** Streams send a `: ping` comment after this long without data. */
+  sseKeepAliveMs?: number;
   log?: (line: string) => void;
 }
 
@@ -27,13 +29,13 @@ export function parseRoute(value: string | undefined): RouteName | undefined {
   throw new Error(`unknown ROUTE "${value}"; use one of: all, ${ROUTE_NAMES.join(', ')}`);
 }
 
-export async function serve(options: ServeOptions): Promise<RunningServer & { ready: Promise<void> }> {
+export async function serve(options: ServeOptions): Promise<RunningServer & { ready: Promise<void>; runtime: Runtime }> {
   const log = options.log ?? ((line: string) => console.log(line));
   const tasks = options.route ? ROUTE_TASKS[options.route] : undefined;
   const config = tasks ? { models: options.config.models.filter((m) => tasks.includes(m.task)) } : options.config;
   ensureFixtures(config, log);
   const runtime = createRuntime(config, { log });
-  const app = createApp(runtime, options.route ? { routes: [options.route] } : {});
+  const app = createApp(runtime, { ...(options.route ? { routes: [options.route] } : {}), sseKeepAliveMs: options.sseKeepAliveMs });
   // Listen first: /v2/health/ready answers 503 until every model is warm.
   const running = await listen(app, runtime, options.port, options.host);
   log(`ovserve listening on ${running.url} (${options.route ?? 'all routes'})`);
@@ -41,5 +43,5 @@ export async function serve(options: ServeOptions): Promise<RunningServer & { re
     () => log('all models loaded; ready'),
     (err: unknown) => log(`model loading failed: ${err instanceof Error ? err.message : String(err)}`),
   );
-  return { ...running, ready: runtime.ready };
+  return { ...running, ready: runtime.ready, runtime };
 }

@@ -113,13 +113,14 @@ describe('text generation on the tiny Llama fixture', () => {
   });
 
   it('answers queue_full at once when the waiting queue is at its limit, and completes the accepted', async () => {
-    const long = { model: 'single', prompts: [{ text: 'x' }], n: 1, maxTokens: 40, ignoreEos: true } satisfies GenerateRequest;
-    const a = collect(runtime.generate(long)); // running
-    await new Promise((r) => setTimeout(r, 5));
-    const b = collect(runtime.generate(long)); // waiting
+    const long = { model: 'single', prompts: [{ text: 'x' }], n: 1, maxTokens: 400, ignoreEos: true } satisfies GenerateRequest;
+    const a = collect(runtime.generate(long));
+    const b = collect(runtime.generate(long));
+    // The first is admitted at once (its prefill starts), the second waits; the next is refused.
+    expect(runtime.generationStats('single').waiting).toBe(1);
     expect(() => runtime.generate(long)).toThrow(expect.objectContaining({ kind: 'queue_full', retryAfterSeconds: 1 }));
-    expect((await a).ids[0]).toHaveLength(40);
-    expect((await b).ids[0]).toHaveLength(40);
+    expect((await a).ids[0]).toHaveLength(400);
+    expect((await b).ids[0]).toHaveLength(400);
   });
 });
 

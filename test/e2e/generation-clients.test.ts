@@ -1,0 +1,164 @@
+// The official openai client, unchanged, against a listening server on the tiny Llama fixture;
+// every response and chunk validated against the OpenAPI spec.
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixtureConfig } from '../helpers/fixtures.ts';
+import { readSse } from '../helpers/sse.ts';
+import { startServer } from '../helpers/server.ts';
+import { specErrors, specsAvailable } from '../helpers/specs.ts';
+
+const messages = [{ role: 'user' as const, content: 'What is the capital of France?' }];
+const expectSpec = (schema: string, value: unknown) => {
+  if (specsAvailable) expect(specErrors('openai', schema, value)).toEqual([]);
+};
+
+describe('openai client against a listening server (generation)', () => {
+  let server: Awaited<ReturnType<typeof startServer>>;
+  let client: OpenAI;
+  beforeAll(async () => {
+    server = await startServer(fixtureConfig([
+      { fixture: 'tiny-chat', task: 'text-generation', name: 'tiny-chat' },
+      { fixture: 'tiny-chat', task: 'text-generation', name: 'one-at-a-time', max_running_sequences: 1, max_queued_requests: 1 },
+    ]));
+    client = new OpenAI({ baseURL: `${server.url}/v3`, apiKey: 'unused', maxRetries: 0 });
+  });
+  afterAll(() => server.close());
+
+  it('chat, unary: content, usage and finish_reason length at max_tokens', async () => {
+    const r = await client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 6, temperature: 0 });
+    expectSpec('CreateChatCompletionResponse', r);
+    expect(r.choices[0]!.finish_reason).toBe('length');
+    expect(r.usage!.completion_tokens).toBe(6);
+    expect(r.usage!.total_tokens).toBe(r.usage!.prompt_tokens + 6);
+    expect(typeof r.choices[0]!.message.content).toBe('string');
+  });
+
+  it('chat, streamed with for await: deltas join to the unary text, usage chunk when asked', async () => {
+    const unary = await client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 12, temperature: 0 });
+    const stream = await client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 12, temperature: 0, stream: true, stream_options: { include_usage: true } });
+    let text = '';
+    let finish: string | null = null;
+    let usage = null;
+    for await (const chunk of stream) {
+      expectSpec('CreateChatCompletionStreamResponse', chunk);
+      text += chunk.choices[0]?.delta.content ?? '';
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(text).toBe(unary.choices[0]!.message.content);
+    expect(finish).toBe('length');
+    expect(usage).toEqual(unary.usage);
+  });
+
+  it('chat, n: 2 streamed: every choice index gets its own text and finish', async () => {
+    const stream = await client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 5, n: 2, seed: 3, stream: true });
+    const finishes = new Map<number, string>();
+    for await (const chunk of stream) for (const c of chunk.choices) if (c.finish_reason) finishes.set(c.index, c.finish_reason);
+    expect([...finishes.entries()].sort()).toEqual([[0, 'length'], [1, 'length']]);
+  });
+
+  it('seed reproduces the same sampled text', async () => {
+    const ask = () => client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 10, temperature: 1, seed: 42 });
+    const [a, b] = await Promise.all([ask(), ask()]);
+    expect(a.choices[0]!.message.content).toBe(b.choices[0]!.message.content);
+  });
+
+  it('stop: the text ends before the stop string, which never appears', async () => {
+    const full = (await client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 16, temperature: 0 })).choices[0]!.message.content!;
+    const stop = full.slice(6, 9);
+    const cut = await client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 16, temperature: 0, stop: [stop] });
+    expect(cut.choices[0]!.message.content).toBe(full.slice(0, full.indexOf(stop)));
+    expect(cut.choices[0]!.finish_reason).toBe('stop');
+    const streamed = await client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 16, temperature: 0, stop: stop, stream: true });
+    let text = '';
+    for await (const chunk of streamed) text += chunk.choices[0]?.delta.content ?? '';
+    expect(text).toBe(full.slice(0, full.indexOf(stop)));
+  });
+
+  it('chat logprobs with top_logprobs', async () => {
+    const r = await client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 3, temperature: 0, logprobs: true, top_logprobs: 2 });
+    expectSpec('CreateChatCompletionResponse', r);
+    const content = r.choices[0]!.logprobs!.content!;
+    expect(content).toHaveLength(3);
+    for (const t of content) {
+      expect(t.top_logprobs).toHaveLength(2);
+      expect(t.logprob).toBeCloseTo(t.top_logprobs[0]!.logprob, 5);
+    }
+  });
+
+  it('completions: unary and streamed, logprobs, echo', async () => {
+    const r = await client.completions.create({ model: 'tiny-chat', prompt: 'The capital of France is', max_tokens: 5, temperature: 0, logprobs: 2 });
+    expectSpec('CreateCompletionResponse', r);
+    expect(r.choices[0]!.logprobs!.tokens).toHaveLength(5);
+    const stream = await client.completions.create({ model: 'tiny-chat', prompt: 'The capital of France is', max_tokens: 5, temperature: 0, stream: true, stream_options: { include_usage: true } });
+    let text = '';
+    let usage;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.text ?? '';
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(text).toBe(r.choices[0]!.text);
+    expect(usage).toEqual(r.usage);
+    const echoed = await client.completions.create({ model: 'tiny-chat', prompt: 'The capital of France is', max_tokens: 2, temperature: 0, echo: true });
+    expect(echoed.choices[0]!.text.startsWith('The capital of France is')).toBe(true);
+  });
+
+  it('curl -N shows a clean SSE stream: content type, frames, [DONE] last', async () => {
+    const res = await fetch(`${server.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'tiny-chat', messages, max_tokens: 4, stream: true }) });
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    const sse = await readSse(res);
+    expect(sse.done).toBe(true);
+    expect(sse.raw).toMatch(/^data: \{.*\}\n\n/);
+    expect(sse.raw.endsWith('data: [DONE]\n\n')).toBe(true);
+  });
+
+  it('a client that breaks out of a stream stops its sequence (the slot frees), others finish', async () => {
+    const stream = await client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 900, stream: true, ignore_eos: true } as OpenAI.ChatCompletionCreateParamsStreaming);
+    const other = client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 20, temperature: 0 });
+    let chunks = 0;
+    for await (const _ of stream) if (++chunks === 5) break; // openai-node aborts the request
+    const deadline = Date.now() + 2000;
+    while (server.runtime.generationStats('tiny-chat').running > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect((await other).usage!.completion_tokens).toBe(20);
+    while (server.runtime.generationStats('tiny-chat').running > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(server.runtime.generationStats('tiny-chat').running).toBe(0);
+  });
+
+  it('a non-streamed request whose client disconnects is stopped too', async () => {
+    const controller = new AbortController();
+    const pending = client.chat.completions.create({ model: 'one-at-a-time', messages, max_tokens: 900, ignore_eos: true } as OpenAI.ChatCompletionCreateParamsNonStreaming, { signal: controller.signal });
+    const started = Date.now() + 5000;
+    while (server.runtime.generationStats('one-at-a-time').running !== 1 && Date.now() < started) await new Promise((r) => setTimeout(r, 2));
+    expect(server.runtime.generationStats('one-at-a-time').running).toBe(1);
+    controller.abort();
+    await expect(pending).rejects.toThrow();
+    const deadline = Date.now() + 2000;
+    while (server.runtime.generationStats('one-at-a-time').running > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(server.runtime.generationStats('one-at-a-time').running).toBe(0);
+  });
+
+  it('queue full: 429 RateLimitError at once; the accepted requests complete', async () => {
+    const long = { model: 'one-at-a-time', messages, max_tokens: 600, ignore_eos: true } as OpenAI.ChatCompletionCreateParamsNonStreaming;
+    const stats = () => server.runtime.generationStats('one-at-a-time');
+    const until = async (condition: () => boolean) => {
+      const deadline = Date.now() + 5000;
+      while (!condition() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    };
+    const a = client.chat.completions.create(long);
+    await until(() => stats().running === 1);
+    const b = client.chat.completions.create(long);
+    await until(() => stats().waiting === 1);
+    const refused = await client.chat.completions.create(long).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((refused as InstanceType<typeof OpenAI.RateLimitError>).headers?.get('retry-after')).toBe('1');
+    expect((await a).usage!.completion_tokens).toBe(600);
+    expect((await b).usage!.completion_tokens).toBe(600);
+  });
+
+  it('errors: unknown model 404, context overflow 400 with both numbers', async () => {
+    await expect(client.chat.completions.create({ model: 'nope', messages })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    const err = await client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 100_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as Error).message).toMatch(/1024 tokens.*prompt has \d+ tokens plus 100000/);
+  });
+});
