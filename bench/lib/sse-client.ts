@@ -1,0 +1,59 @@
+// A streaming completions client for benchmarks: records time to first text, time per output
+// token and the usage the server reports.
+import { Agent, request } from 'node:http';
+
+export interface StreamTiming {
+  ttftMs: number;
+  /** Mean time between text chunks after the first. */
+  tpotMs: number;
+  completionTokens: number;
+}
+
+export function createStreamPoster(baseUrl: string, sockets: number) {
+  const url = new URL(baseUrl);
+  const agent = new Agent({ keepAlive: true, maxSockets: sockets });
+  return (path: string, body: unknown): Promise<StreamTiming> =>
+    new Promise((resolve, reject) => {
+      const payload = Buffer.from(JSON.stringify(body));
+      const started = performance.now();
+      let first = 0;
+      let last = 0;
+      let textChunks = 0;
+      let completionTokens = 0;
+      let buffered = '';
+      const req = request(
+        { host: url.hostname, port: url.port, path, method: 'POST', agent, headers: { 'Content-Type': 'application/json', 'Content-Length': payload.length } },
+        (res) => {
+          if (res.statusCode !== 200) {
+            res.resume();
+            reject(new Error(`HTTP ${res.statusCode}`));
+            return;
+          }
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            buffered += chunk;
+            let end: number;
+            while ((end = buffered.indexOf('\n\n')) >= 0) {
+              const frame = buffered.slice(0, end);
+              buffered = buffered.slice(end + 2);
+              if (!frame.startsWith('data: ') || frame === 'data: [DONE]') continue;
+              const data = JSON.parse(frame.slice(6)) as { choices: Array<{ text?: string }>; usage?: { completion_tokens: number } };
+              if (data.usage) completionTokens = data.usage.completion_tokens;
+              if (data.choices[0]?.text) {
+                const now = performance.now();
+                if (textChunks === 0) first = now;
+                last = now;
+                textChunks++;
+              }
+            }
+          });
+          res.on('end', () =>
+            resolve({ ttftMs: first - started, tpotMs: textChunks > 1 ? (last - first) / (textChunks - 1) : NaN, completionTokens }),
+          );
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
+}
