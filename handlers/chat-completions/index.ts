@@ -1,10 +1,9 @@
 // POST /v3/chat/completions (and /v1/chat/completions): OpenAI chat, unary or streamed.
-import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import type { Runtime } from '../../runtime/index.ts';
-import { collectChoices } from '../shared/collect.ts';
 import { usageToWire } from '../shared/generation-params.ts';
-import { sseResponse, type SseOptions } from '../shared/sse.ts';
+import { answerGeneration, responseHeader } from '../shared/generation-route.ts';
+import type { SseOptions } from '../shared/sse.ts';
 import { jsonBody } from '../shared/validate.ts';
 import { ChatRequestSchema, fromWire, toChunk, toWire } from './wire.ts';
 
@@ -13,28 +12,23 @@ export function createChatCompletionsApp(runtime: Runtime, sse: SseOptions = { k
   for (const path of ['/v3/chat/completions', '/v1/chat/completions']) {
     app.post(path, ...jsonBody(ChatRequestSchema), async (c) => {
       const body = c.req.valid('json');
-      const header = { id: `chatcmpl-${randomUUID().replace(/-/g, '')}`, created: Math.floor(Date.now() / 1000), model: body.model };
+      const header = responseHeader('chatcmpl', body.model);
       const withLogprobs = body.logprobs === true;
-
-      if (!body.stream) {
-        const generation = runtime.generate(fromWire(body, c.req.raw.signal));
-        const choices = await collectChoices(generation);
-        return c.json(toWire(header, choices, withLogprobs, generation.promptTokens, generation.completionTokens()));
-      }
-
       const includeUsage = body.stream_options?.include_usage === true;
-      // Validation, unknown model and a full queue answer as plain JSON errors, before any SSE.
-      const cancel = new AbortController();
-      const generation = runtime.generate(fromWire(body, cancel.signal));
-      return sseResponse(c, sse, cancel, async (out) => {
-        for (let index = 0; index < generation.choices; index++) out.send(toChunk(header, includeUsage, { index, delta: { role: 'assistant', content: '' } }));
-        for await (const event of generation) {
-          if (event.type === 'finish') out.send(toChunk(header, includeUsage, { index: event.index, delta: {}, finishReason: event.reason }));
-          else if (event.text !== '' || event.tokens) {
-            out.send(toChunk(header, includeUsage, { index: event.index, delta: { content: event.text }, ...(event.tokens && withLogprobs ? { tokens: event.tokens } : {}) }));
+      return answerGeneration(c, runtime, sse, {
+        stream: body.stream === true,
+        request: (signal) => fromWire(body, signal),
+        unary: (generation, choices) => toWire(header, choices, withLogprobs, generation.promptTokens, generation.completionTokens()),
+        async streamed(generation, out) {
+          for (let index = 0; index < generation.choices; index++) out.send(toChunk(header, includeUsage, { index, delta: { role: 'assistant', content: '' } }));
+          for await (const event of generation) {
+            if (event.type === 'finish') out.send(toChunk(header, includeUsage, { index: event.index, delta: {}, finishReason: event.reason }));
+            else if (event.text !== '' || event.tokens) {
+              out.send(toChunk(header, includeUsage, { index: event.index, delta: { content: event.text }, ...(event.tokens && withLogprobs ? { tokens: event.tokens } : {}) }));
+            }
           }
-        }
-        if (includeUsage) out.send(toChunk(header, true, null, usageToWire(generation.promptTokens, generation.completionTokens())));
+          if (includeUsage) out.send(toChunk(header, true, null, usageToWire(generation.promptTokens, generation.completionTokens())));
+        },
       });
     });
   }

@@ -2,7 +2,8 @@
 import * as v from 'valibot';
 import { RuntimeError, type ChatMessage, type GeneratedToken, type GenerateRequest } from '../../runtime/index.ts';
 import type { ChoiceResult } from '../shared/collect.ts';
-import { rejectUnsupported, samplingFields, samplingFromWire, SYSTEM_FINGERPRINT, unsupportedFields, usageToWire } from '../shared/generation-params.ts';
+import { envelope, type ResponseHeader } from '../shared/generation-route.ts';
+import { rejectUnsupported, samplingFields, samplingFromWire, unsupportedFields, usageToWire } from '../shared/generation-params.ts';
 
 const ContentPart = v.looseObject({ type: v.string() });
 const Message = v.looseObject({
@@ -70,19 +71,9 @@ export const logprobContent = (tokens: GeneratedToken[]) =>
     top_logprobs: t.top.map((a) => ({ token: a.token, logprob: a.logprob, bytes: a.bytes })),
   }));
 
-export interface ResponseHeader {
-  id: string;
-  created: number;
-  model: string;
-}
-
 export function toWire(header: ResponseHeader, choices: ChoiceResult[], withLogprobs: boolean, promptTokens: number, completionTokens: number) {
   return {
-    id: header.id,
-    object: 'chat.completion' as const,
-    created: header.created,
-    model: header.model,
-    system_fingerprint: SYSTEM_FINGERPRINT,
+    ...envelope(header, 'chat.completion'),
     choices: choices.map((c, index) => ({
       index,
       message: { role: 'assistant' as const, content: c.text, refusal: null },
@@ -103,11 +94,7 @@ export function toChunk(
   usage?: ReturnType<typeof usageToWire>,
 ) {
   return {
-    id: header.id,
-    object: 'chat.completion.chunk' as const,
-    created: header.created,
-    model: header.model,
-    system_fingerprint: SYSTEM_FINGERPRINT,
+    ...envelope(header, 'chat.completion.chunk'),
     choices: choice
       ? [
           {

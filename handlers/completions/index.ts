@@ -1,10 +1,9 @@
 // POST /v3/completions (and /v1/completions): OpenAI legacy completions, unary or streamed.
-import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import type { Runtime } from '../../runtime/index.ts';
-import { collectChoices } from '../shared/collect.ts';
 import { usageToWire } from '../shared/generation-params.ts';
-import { sseResponse, type SseOptions } from '../shared/sse.ts';
+import { answerGeneration, responseHeader } from '../shared/generation-route.ts';
+import type { SseOptions } from '../shared/sse.ts';
 import { jsonBody } from '../shared/validate.ts';
 import { CompletionRequestSchema, fromWire, logprobsToWire, toChunk, toWire } from './wire.ts';
 
@@ -13,31 +12,26 @@ export function createCompletionsApp(runtime: Runtime, sse: SseOptions = { keepA
   for (const path of ['/v3/completions', '/v1/completions']) {
     app.post(path, ...jsonBody(CompletionRequestSchema), async (c) => {
       const body = c.req.valid('json');
-      const header = { id: `cmpl-${randomUUID().replace(/-/g, '')}`, created: Math.floor(Date.now() / 1000), model: body.model };
+      const header = responseHeader('cmpl', body.model);
       const withLogprobs = body.logprobs !== undefined && body.logprobs !== null;
-
-      if (!body.stream) {
-        const generation = runtime.generate(fromWire(body, c.req.raw.signal));
-        const choices = await collectChoices(generation);
-        return c.json(toWire(header, choices, withLogprobs, generation.promptTokens, generation.completionTokens()));
-      }
-
-      const includeUsage = body.stream_options?.include_usage === true;
-      const cancel = new AbortController();
-      const generation = runtime.generate(fromWire(body, cancel.signal));
-      // text_offset continues across chunks of the same choice.
-      const offsets = new Array<number>(generation.choices).fill(0);
-      return sseResponse(c, sse, cancel, async (out) => {
-        for await (const event of generation) {
-          if (event.type === 'finish') {
-            out.send(toChunk(header, { index: event.index, text: '', logprobs: null, finishReason: event.reason }));
-          } else if (event.text !== '' || event.tokens) {
-            const logprobs = withLogprobs && event.tokens ? logprobsToWire(event.tokens, offsets[event.index] as number) : null;
-            if (event.tokens) offsets[event.index] = (offsets[event.index] as number) + event.tokens.reduce((n, t) => n + t.token.length, 0);
-            out.send(toChunk(header, { index: event.index, text: event.text, logprobs }));
+      return answerGeneration(c, runtime, sse, {
+        stream: body.stream === true,
+        request: (signal) => fromWire(body, signal),
+        unary: (generation, choices) => toWire(header, choices, withLogprobs, generation.promptTokens, generation.completionTokens()),
+        async streamed(generation, out) {
+          // text_offset continues across chunks of the same choice.
+          const offsets = new Array<number>(generation.choices).fill(0);
+          for await (const event of generation) {
+            if (event.type === 'finish') {
+              out.send(toChunk(header, { index: event.index, text: '', logprobs: null, finishReason: event.reason }));
+            } else if (event.text !== '' || event.tokens) {
+              const logprobs = withLogprobs && event.tokens ? logprobsToWire(event.tokens, offsets[event.index] as number) : null;
+              if (event.tokens) offsets[event.index] = (offsets[event.index] as number) + event.tokens.reduce((n, t) => n + t.token.length, 0);
+              out.send(toChunk(header, { index: event.index, text: event.text, logprobs }));
+            }
           }
-        }
-        if (includeUsage) out.send(toChunk(header, null, usageToWire(generation.promptTokens, generation.completionTokens())));
+          if (body.stream_options?.include_usage === true) out.send(toChunk(header, null, usageToWire(generation.promptTokens, generation.completionTokens())));
+        },
       });
     });
   }

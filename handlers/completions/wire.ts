@@ -2,7 +2,8 @@
 import * as v from 'valibot';
 import { RuntimeError, type GeneratedToken, type GeneratePrompt, type GenerateRequest } from '../../runtime/index.ts';
 import type { ChoiceResult } from '../shared/collect.ts';
-import { rejectUnsupported, samplingFields, samplingFromWire, SYSTEM_FINGERPRINT, unsupportedFields, usageToWire } from '../shared/generation-params.ts';
+import { envelope, type ResponseHeader } from '../shared/generation-route.ts';
+import { rejectUnsupported, samplingFields, samplingFromWire, unsupportedFields, usageToWire } from '../shared/generation-params.ts';
 
 const tokenIds = v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(0))), v.minLength(1, 'token prompts must not be empty'));
 
@@ -64,19 +65,9 @@ export function logprobsToWire(tokens: GeneratedToken[], offset: number) {
   };
 }
 
-export interface ResponseHeader {
-  id: string;
-  created: number;
-  model: string;
-}
-
 export function toWire(header: ResponseHeader, choices: ChoiceResult[], withLogprobs: boolean, promptTokens: number, completionTokens: number) {
   return {
-    id: header.id,
-    object: 'text_completion' as const,
-    created: header.created,
-    model: header.model,
-    system_fingerprint: SYSTEM_FINGERPRINT,
+    ...envelope(header, 'text_completion'),
     choices: choices.map((c, index) => ({
       text: c.text,
       index,
@@ -97,11 +88,7 @@ export function toChunk(
   usage?: ReturnType<typeof usageToWire>,
 ) {
   return {
-    id: header.id,
-    object: 'text_completion' as const,
-    created: header.created,
-    model: header.model,
-    system_fingerprint: SYSTEM_FINGERPRINT,
+    ...envelope(header, 'text_completion'),
     choices: choice ? [{ text: choice.text, index: choice.index, logprobs: choice.logprobs, finish_reason: choice.finishReason ?? null }] : [],
     ...(usage ? { usage } : {}),
   };

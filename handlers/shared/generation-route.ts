@@ -1,0 +1,45 @@
+// What chat and completions handlers share: the response envelope, and answering one generation
+// either as a single JSON body or as an SSE stream.
+import { randomUUID } from 'node:crypto';
+import type { Context } from 'hono';
+import type { GenerateRequest, Generation, Runtime } from '../../runtime/index.ts';
+import { collectChoices, type ChoiceResult } from './collect.ts';
+import { SYSTEM_FINGERPRINT } from './generation-params.ts';
+import { sseResponse, type SseOptions, type SseWriter } from './sse.ts';
+
+export interface ResponseHeader {
+  id: string;
+  created: number;
+  model: string;
+}
+
+export function responseHeader(idPrefix: string, model: string): ResponseHeader {
+  return { id: `${idPrefix}-${randomUUID().replace(/-/g, '')}`, created: Math.floor(Date.now() / 1000), model };
+}
+
+/** The fields every response object and chunk starts with. */
+export function envelope<O extends string>(header: ResponseHeader, object: O) {
+  return { id: header.id, object, created: header.created, model: header.model, system_fingerprint: SYSTEM_FINGERPRINT };
+}
+
+export interface GenerationAnswer {
+  stream: boolean;
+  /** The runtime request, bound to the signal that cancels it. */
+  request: (signal: AbortSignal) => GenerateRequest;
+  unary: (generation: Generation, choices: ChoiceResult[]) => object;
+  streamed: (generation: Generation, out: SseWriter) => Promise<void>;
+}
+
+/**
+ * Starts the generation first, so bad requests, unknown models and a full queue answer as plain
+ * JSON errors with their status; only then does a stream begin.
+ */
+export async function answerGeneration(c: Context, runtime: Runtime, sse: SseOptions, answer: GenerationAnswer): Promise<Response> {
+  if (!answer.stream) {
+    const generation = runtime.generate(answer.request(c.req.raw.signal));
+    return c.json(answer.unary(generation, await collectChoices(generation)));
+  }
+  const cancel = new AbortController();
+  const generation = runtime.generate(answer.request(cancel.signal));
+  return sseResponse(c, sse, cancel, (out) => answer.streamed(generation, out));
+}
