@@ -56,6 +56,35 @@ interface Entry<TItem, TResult> {
   group: Group<TResult>;
 }
 
+/**
+ * Padding-aware batch choice over pending lengths (oldest first): the oldest entry always goes,
+ * so nothing starves; the batch then grows with the entries closest to it in length, while
+ * sequences x longest stays within the token budget. Returns indices into `lengths`.
+ */
+export function chooseBatch(lengths: readonly number[], limits: Pick<EncoderQueueLimits, 'maxBatchRequests' | 'maxBatchTokens'>): number[] {
+  if (lengths.length === 0) return [];
+  const byLength = lengths.map((length, index) => ({ length, index })).sort((a, b) => a.length - b.length || a.index - b.index);
+  let lo = byLength.findIndex((e) => e.index === 0);
+  let hi = lo;
+  let shortest = lengths[0] as number;
+  let longest = shortest;
+  const fits = (count: number, max: number) => count <= limits.maxBatchRequests && count * max <= limits.maxBatchTokens;
+  for (;;) {
+    const count = hi - lo + 2;
+    const left = byLength[lo - 1];
+    const right = byLength[hi + 1];
+    // Grow toward the neighbour that widens the length range least (ties: the older entry).
+    const leftCost = left ? longest - left.length : Infinity;
+    const rightCost = right ? right.length - shortest : Infinity;
+    const goLeft = leftCost < rightCost || (leftCost === rightCost && left !== undefined && (right === undefined || left.index < right.index));
+    const next = goLeft ? left : right;
+    if (!next || !fits(count, Math.max(longest, next.length))) break;
+    if (goLeft) lo--, (shortest = next.length);
+    else hi++, (longest = next.length);
+  }
+  return byLength.slice(lo, hi + 1).map((e) => e.index).sort((a, b) => a - b);
+}
+
 export function createEncoderQueue<TItem, TResult>(
   limits: EncoderQueueLimits,
   runBatch: RunBatch<TItem, TResult>,
@@ -71,18 +100,11 @@ export function createEncoderQueue<TItem, TResult>(
 
   const waitingGroups = () => new Set(pending.map((e) => e.group)).size;
 
-  /** Oldest first; stop at the first sequence that would push padded tokens over budget. */
   function takeBatch(): Array<Entry<TItem, TResult>> {
-    const batch: Array<Entry<TItem, TResult>> = [];
-    let longest = 0;
-    for (const entry of pending) {
-      const nextLongest = Math.max(longest, entry.length);
-      const full = batch.length >= limits.maxBatchRequests || (batch.length > 0 && nextLongest * (batch.length + 1) > limits.maxBatchTokens);
-      if (full) break;
-      batch.push(entry);
-      longest = nextLongest;
-    }
-    pending = pending.slice(batch.length);
+    const chosen = chooseBatch(pending.map((e) => e.length), limits);
+    const picked = new Set(chosen);
+    const batch = chosen.map((i) => pending[i] as Entry<TItem, TResult>);
+    pending = pending.filter((_, i) => !picked.has(i));
     return batch;
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createEncoderQueue, type EncoderQueueLimits } from '../../runtime/batching/encoder-queue.ts';
+import { chooseBatch, createEncoderQueue, type EncoderQueueLimits } from '../../runtime/batching/encoder-queue.ts';
 import { RuntimeError } from '../../runtime/index.ts';
 
 // One batch in flight unless a test says otherwise: the gathering behaviour is easiest to see.
@@ -152,5 +152,35 @@ describe('encoder queue', () => {
     await expect(q.submit([{ item: 'a', length: 1 }])).rejects.toThrow('backend exploded');
     fail = false;
     await expect(q.submit([{ item: 'b', length: 1 }])).resolves.toEqual(['b']);
+  });
+});
+
+describe('padding-aware batch choice', () => {
+  const limits = { maxBatchRequests: 4, maxBatchTokens: 1000 };
+  const padded = (lengths: number[], chosen: number[]) => chosen.length * Math.max(...chosen.map((i) => lengths[i]!));
+
+  it('always takes the oldest entry and fills with the nearest lengths', () => {
+    const lengths = [10, 500, 12, 480, 11, 9, 510];
+    const chosen = chooseBatch(lengths, limits);
+    expect(chosen).toContain(0);
+    expect(chosen).toEqual([0, 2, 4, 5]); // the short ones, not the 500-token ones
+    expect(padded(lengths, chosen)).toBe(48);
+  });
+
+  it('groups the long ones when the oldest is long', () => {
+    // 3 x 510 fits a 2000-token budget; adding a short one would make 4 x 510.
+    expect(chooseBatch([500, 10, 480, 12, 510], { ...limits, maxBatchTokens: 2000 })).toEqual([0, 2, 4]);
+  });
+
+  it('keeps sequences x longest within the token budget and the count within the cap', () => {
+    const lengths = [300, 300, 300, 300, 300];
+    expect(chooseBatch(lengths, { maxBatchRequests: 8, maxBatchTokens: 1000 })).toEqual([0, 1, 2]);
+    expect(chooseBatch(lengths, { maxBatchRequests: 2, maxBatchTokens: 10_000 })).toEqual([0, 1]);
+    // A single entry over budget still goes alone: nothing is refused for its size here.
+    expect(chooseBatch([5000, 3], limits)).toEqual([0]);
+  });
+
+  it('equal lengths batch oldest first', () => {
+    expect(chooseBatch([16, 16, 16, 16, 16, 16], limits)).toEqual([0, 1, 2, 3]);
   });
 });
