@@ -47,6 +47,8 @@ export interface RerankResult {
 export interface ChatMessage {
   role: string;
   content: string;
+  /** A participant name; templates that know it use it. */
+  name?: string;
 }
 
 /** A completion prompt (text or token ids) or a conversation for the chat template. */

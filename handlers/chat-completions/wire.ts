@@ -51,7 +51,7 @@ export function fromWire(body: ChatRequest, signal: AbortSignal): GenerateReques
       throw new RuntimeError('unsupported', 'Tool calling is not supported by this server.', { param: `messages[${i}]` });
     }
     // OpenAI's `developer` role is the system prompt for models without one of their own.
-    return { role: m.role === 'developer' ? 'system' : m.role, content: messageText(m, i) };
+    return { role: m.role === 'developer' ? 'system' : m.role, content: messageText(m, i), ...(m.name === undefined ? {} : { name: m.name }) };
   });
   return {
     ...samplingFromWire(body),

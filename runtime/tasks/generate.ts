@@ -49,7 +49,24 @@ function idsOf(value: unknown): number[] {
   return Array.isArray(value) ? value.filter((v): v is number => typeof v === 'number') : [];
 }
 
+/** Sampling defaults from generation_config.json (requests override them); do_sample false is greedy. */
+function generationDefaults(config: Record<string, unknown>): Partial<SamplingParams> & { maxTokens?: number } {
+  const num = (key: string) => (typeof config[key] === 'number' ? (config[key] as number) : undefined);
+  const defaults: Partial<SamplingParams> & { maxTokens?: number } = {};
+  const set = <K extends keyof typeof defaults>(key: K, value: (typeof defaults)[K] | undefined) => {
+    if (value !== undefined) defaults[key] = value;
+  };
+  set('temperature', config.do_sample === false ? 0 : num('temperature'));
+  set('topP', num('top_p'));
+  set('topK', num('top_k'));
+  set('minP', num('min_p'));
+  set('repetitionPenalty', num('repetition_penalty'));
+  set('maxTokens', num('max_new_tokens'));
+  return defaults;
+}
+
 export function createGenerator(entry: ModelEntry, manifest: ModelManifest, backend: Backend, tokenizer: Tokenizer): Generator {
+  const defaults = generationDefaults(manifest.generationConfig);
   const layout = kvLayout(backend, manifest);
   const eosIds = new Set([...idsOf(manifest.generationConfig.eos_token_id), ...idsOf(manifest.hfConfig.eos_token_id)]);
   const padId = idsOf(manifest.generationConfig.pad_token_id)[0] ?? idsOf(manifest.hfConfig.pad_token_id)[0] ?? [...eosIds][0] ?? 0;
@@ -93,11 +110,11 @@ export function createGenerator(entry: ModelEntry, manifest: ModelManifest, back
       bias.set(id, value);
     }
     return {
-      temperature: request.temperature ?? DEFAULT_SAMPLING.temperature,
-      topP: request.topP ?? DEFAULT_SAMPLING.topP,
-      topK: request.topK ?? DEFAULT_SAMPLING.topK,
-      minP: request.minP ?? DEFAULT_SAMPLING.minP,
-      repetitionPenalty: request.repetitionPenalty ?? DEFAULT_SAMPLING.repetitionPenalty,
+      temperature: request.temperature ?? defaults.temperature ?? DEFAULT_SAMPLING.temperature,
+      topP: request.topP ?? defaults.topP ?? DEFAULT_SAMPLING.topP,
+      topK: request.topK ?? defaults.topK ?? DEFAULT_SAMPLING.topK,
+      minP: request.minP ?? defaults.minP ?? DEFAULT_SAMPLING.minP,
+      repetitionPenalty: request.repetitionPenalty ?? defaults.repetitionPenalty ?? DEFAULT_SAMPLING.repetitionPenalty,
       frequencyPenalty: request.frequencyPenalty ?? DEFAULT_SAMPLING.frequencyPenalty,
       presencePenalty: request.presencePenalty ?? DEFAULT_SAMPLING.presencePenalty,
       logitBias: bias,
@@ -109,6 +126,7 @@ export function createGenerator(entry: ModelEntry, manifest: ModelManifest, back
     generate(request) {
       const prompts = request.prompts.map(promptIds);
       const sampling = samplingOf(request);
+      const maxTokens = request.maxTokens ?? defaults.maxTokens;
       const perPrompt = Math.max(request.n, request.bestOf ?? request.n);
       for (const ids of prompts) {
         if (ids.length === 0) throw new RuntimeError('invalid_request', 'The prompt is empty.', { param: 'prompt' });
@@ -128,7 +146,7 @@ export function createGenerator(entry: ModelEntry, manifest: ModelManifest, back
         Array.from({ length: perPrompt }, (_, j) =>
           createSequence({
             prompt: ids,
-            maxTokens: Math.min(request.maxTokens ?? Infinity, manifest.maxLength - ids.length),
+            maxTokens: Math.min(maxTokens ?? Infinity, manifest.maxLength - ids.length),
             sampling,
             seed: choiceSeed(request.seed, p * perPrompt + j),
             stop: request.stop ?? [],

@@ -40,4 +40,14 @@ describe('batched KV cache', () => {
     const merged = mergeCaches(wide, a, b);
     expect([...(merged.tensors[0]!.data as Float32Array)]).toEqual([1, 1, 2, 2, 3, 3, 4, 4, 0, 0, 5, 6, 0, 0, 7, 8]);
   });
+
+  it('moves float16 caches (raw 16-bit words) the same way', () => {
+    const half: KvLayout = { ...layout, type: 'float16' };
+    const a: KvCache = { tensors: [{ type: 'float16', data: Uint16Array.from([0x3c00, 0x4000]), dims: [1, 1, 2, 1] }], length: 2, pads: [0] };
+    const b: KvCache = { tensors: [{ type: 'float16', data: Uint16Array.from([0x4200]), dims: [1, 1, 1, 1] }], length: 1, pads: [0] };
+    const merged = mergeCaches(half, a, b);
+    expect(merged.tensors[0]!.data).toBeInstanceOf(Uint16Array);
+    expect([...merged.tensors[0]!.data as Uint16Array]).toEqual([0x3c00, 0x4000, 0, 0x4200]);
+    expect([...keepRows(half, merged, [1]).tensors[0]!.data as Uint16Array]).toEqual([0x4200]);
+  });
 });

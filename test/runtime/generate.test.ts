@@ -124,6 +124,33 @@ describe('text generation on the tiny Llama fixture', () => {
   });
 });
 
+describe('defaults from generation_config.json', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ovserve-genconfig-'));
+  let runtime: Runtime;
+  beforeAll(async () => {
+    cpSync(fixturePath('tiny-chat'), join(dir, 'm'), { recursive: true });
+    writeFileSync(join(dir, 'm', 'generation_config.json'), JSON.stringify({ eos_token_id: 2, do_sample: false, max_new_tokens: 7 }));
+    runtime = createRuntime(parseConfig({ models: [{ name: 'm', task: 'text-generation', path: 'm' }] }, dir), { log: () => {} });
+    await runtime.ready;
+  });
+  afterAll(async () => {
+    await runtime.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('do_sample false makes requests without a temperature greedy; max_new_tokens bounds them', async () => {
+    const ask = (extra: Partial<GenerateRequest> = {}) => collect(runtime.generate({ model: 'm', prompts: [{ text: 'The capital' }], n: 1, ...extra }));
+    const [a, b] = await Promise.all([ask(), ask()]);
+    expect(a.ids[0]).toHaveLength(7);
+    expect(b.ids[0]).toEqual(a.ids[0]);
+    expect((await ask({ temperature: 0 })).ids[0]).toEqual(a.ids[0]);
+    // The request's own values win.
+    expect((await ask({ maxTokens: 3 })).ids[0]).toHaveLength(3);
+    const sampled = await Promise.all([1, 2, 3].map((seed) => ask({ temperature: 1.5, seed })));
+    expect(new Set(sampled.map((r) => r.ids[0]!.join(','))).size).toBeGreaterThan(1);
+  });
+});
+
 describe('a model without a chat template', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ovserve-notemplate-'));
   let runtime: Runtime;
