@@ -14,7 +14,7 @@ describe('official clients against a listening server', () => {
     server = await startServer(fixtureConfig([
       { fixture: 'tiny-embed', task: 'embeddings', name: 'tiny-embed', matryoshka: true },
       { fixture: 'tiny-rerank', task: 'rerank', name: 'tiny-rerank' },
-      { fixture: 'tiny-embed', task: 'embeddings', name: 'one-slot', max_queued_requests: 1, max_wait_ms: 0 },
+      { fixture: 'tiny-embed', task: 'embeddings', name: 'small-queue', max_queued_requests: 2, max_wait_ms: 0 },
     ]));
     openai = new OpenAI({ baseURL: `${server.url}/v3`, apiKey: 'unused', maxRetries: 0 });
   });
@@ -71,11 +71,13 @@ describe('official clients against a listening server', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/application\/json/);
     const models = (await (await fetch(`${server.url}/v3/models`)).json()) as { data: Array<{ id: string }> };
-    expect(models.data.map((m) => m.id)).toEqual(['tiny-embed', 'tiny-rerank', 'one-slot']);
+    expect(models.data.map((m) => m.id)).toEqual(['tiny-embed', 'tiny-rerank', 'small-queue']);
   });
 
   it('overload answers 429 with Retry-After at once, and the accepted requests complete', async () => {
-    const send = () => fetch(`${server.url}/v3/embeddings`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ model: 'one-slot', input: Array(64).fill('the quick brown fox jumps over the lazy dog') }) });
+    // 2048 texts a request (64 backend runs) keep the first two waiting in the queue while the rest
+    // arrive: a request counts as waiting until its last text has gone to a batch.
+    const send = () => fetch(`${server.url}/v3/embeddings`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ model: 'small-queue', input: Array(2048).fill('the quick brown fox jumps over the lazy dog') }) });
     const responses = await Promise.all(Array.from({ length: 8 }, send));
     const statuses = responses.map((r) => r.status);
     expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(2);
@@ -83,7 +85,7 @@ describe('official clients against a listening server', () => {
     expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
     for (const r of responses) {
       const body = (await r.json()) as { data?: unknown[]; error?: { type: string } };
-      if (r.status === 200) expect(body.data).toHaveLength(64);
+      if (r.status === 200) expect(body.data).toHaveLength(2048);
       else expect(r.headers.get('retry-after')).toBe('1'), expect(body.error!.type).toBe('rate_limit_error');
     }
     // And it keeps serving.

@@ -17,6 +17,11 @@ function controllableRunner() {
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
+/** Waits for a condition (never a timing assertion: the deadline only bounds a failing test). */
+async function until(condition: () => boolean, deadlineMs = 5000) {
+  const deadline = Date.now() + deadlineMs;
+  while (!condition() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+}
 
 describe('encoder queue', () => {
   it('gathers requests that arrive during a run into the next batch, results split back in order', async () => {
@@ -97,16 +102,16 @@ describe('encoder queue', () => {
     const q = createEncoderQueue({ ...limits, maxWaitMs: 20 }, r.run);
     // The first batch teaches the queue that the load brings three at a time.
     const first = q.submit(['x', 'y', 'z'].map((item) => ({ item, length: 1 })));
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await until(() => r.runs.length === 1);
     r.finish[0]?.();
     await first;
     const a = q.submit([{ item: 'a', length: 1 }]);
     await tick();
     const b = q.submit([{ item: 'b', length: 1 }]);
     await tick();
-    expect(r.runs).toHaveLength(1); // a and b wait for the third of their wave
-    await new Promise((resolve) => setTimeout(resolve, 40));
-    expect(r.runs[1]).toEqual(['a', 'b']); // ...but not longer than maxWaitMs
+    expect(r.runs).toHaveLength(1); // a and b wait for the third of their wave...
+    await until(() => r.runs.length === 2);
+    expect(r.runs[1]).toEqual(['a', 'b']); // ...until maxWaitMs runs out, then go without it
     r.finish[1]?.();
     expect([await a, await b]).toEqual([['A'], ['B']]);
   });
@@ -130,7 +135,7 @@ describe('encoder queue', () => {
     const r = controllableRunner();
     const q = createEncoderQueue({ ...limits, maxInFlight: 2, maxWaitMs: 5 }, r.run);
     const first = q.submit([{ item: 'a', length: 1 }, { item: 'b', length: 1 }]);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await until(() => r.runs.length === 1);
     expect(r.runs).toEqual([['a', 'b']]);
     const partial = q.submit([{ item: 'c', length: 1 }]);
     await new Promise((resolve) => setTimeout(resolve, 10));
