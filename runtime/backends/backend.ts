@@ -38,18 +38,6 @@ export interface BackendOptions {
 
 export type BackendFactory = (modelFile: string, options: BackendOptions) => Promise<Backend>;
 
-/** Builds a tensor from plain numbers, choosing the typed array for the type. */
-export function int64Tensor(values: ArrayLike<number>, dims: readonly number[]): Tensor {
-  const data = new BigInt64Array(values.length);
-  for (let i = 0; i < values.length; i++) data[i] = BigInt(values[i] as number);
-  return { type: 'int64', data, dims };
-}
-
-/** A tensor with no elements along one axis (the first step's empty KV cache). */
-export function emptyTensor(type: TensorType, dims: readonly number[]): Tensor {
-  return { type, data: allocate(type, 0), dims };
-}
-
 export function allocate(type: TensorType, length: number): TensorData {
   switch (type) {
     case 'float32':
