@@ -10,6 +10,7 @@ import { createModelsApp } from './models/index.ts';
 import { createRerankApp } from './rerank/index.ts';
 import { bodyLimit } from './shared/body-limit.ts';
 import { errorResponse } from './shared/errors.ts';
+import { DEFAULT_SSE } from './shared/sse.ts';
 
 /** The independently deployable endpoints; models and health are always mounted. */
 export const ROUTES = {
@@ -34,7 +35,7 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): Hono {
   app.use(bodyLimit(options.maxBodyBytes ?? 32 * 1024 * 1024));
   app.route('/', createHealthApp(runtime));
   app.route('/', createModelsApp(runtime));
-  const sse = { keepAliveMs: options.sseKeepAliveMs ?? 15_000 };
+  const sse = options.sseKeepAliveMs === undefined ? DEFAULT_SSE : { keepAliveMs: options.sseKeepAliveMs };
   for (const name of options.routes ?? ROUTE_NAMES) app.route('/', ROUTES[name](runtime, sse));
   app.notFound((c) => errorResponse(c, new HTTPException(404, { message: `Unknown request URL: ${c.req.method} ${c.req.path}.` })));
   app.onError((err, c) => errorResponse(c, err));

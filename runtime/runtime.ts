@@ -95,7 +95,6 @@ export function createRuntime(config: RepositoryConfig, options: RuntimeOptions 
       };
       return {
         ...generation,
-        completionTokens: generation.completionTokens,
         async *[Symbol.asyncIterator]() {
           try {
             yield* generation;

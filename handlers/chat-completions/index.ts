@@ -3,11 +3,11 @@ import { Hono } from 'hono';
 import type { Runtime } from '../../runtime/index.ts';
 import { usageToWire } from '../shared/generation-params.ts';
 import { answerGeneration, responseHeader } from '../shared/generation-route.ts';
-import type { SseOptions } from '../shared/sse.ts';
+import { DEFAULT_SSE, type SseOptions } from '../shared/sse.ts';
 import { jsonBody } from '../shared/validate.ts';
 import { ChatRequestSchema, fromWire, toChunk, toWire } from './wire.ts';
 
-export function createChatCompletionsApp(runtime: Runtime, sse: SseOptions = { keepAliveMs: 15_000 }): Hono {
+export function createChatCompletionsApp(runtime: Runtime, sse: SseOptions = DEFAULT_SSE): Hono {
   const app = new Hono();
   for (const path of ['/v3/chat/completions', '/v1/chat/completions']) {
     app.post(path, ...jsonBody(ChatRequestSchema), async (c) => {

@@ -3,11 +3,11 @@ import { Hono } from 'hono';
 import type { Runtime } from '../../runtime/index.ts';
 import { usageToWire } from '../shared/generation-params.ts';
 import { answerGeneration, responseHeader } from '../shared/generation-route.ts';
-import type { SseOptions } from '../shared/sse.ts';
+import { DEFAULT_SSE, type SseOptions } from '../shared/sse.ts';
 import { jsonBody } from '../shared/validate.ts';
 import { CompletionRequestSchema, fromWire, logprobsToWire, toChunk, toWire } from './wire.ts';
 
-export function createCompletionsApp(runtime: Runtime, sse: SseOptions = { keepAliveMs: 15_000 }): Hono {
+export function createCompletionsApp(runtime: Runtime, sse: SseOptions = DEFAULT_SSE): Hono {
   const app = new Hono();
   for (const path of ['/v3/completions', '/v1/completions']) {
     app.post(path, ...jsonBody(CompletionRequestSchema), async (c) => {

@@ -9,6 +9,8 @@ export interface SseOptions {
   keepAliveMs: number;
 }
 
+export const DEFAULT_SSE: SseOptions = { keepAliveMs: 15_000 };
+
 export interface SseWriter {
   send(data: unknown): void;
 }

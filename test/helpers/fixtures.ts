@@ -1,7 +1,9 @@
 // The fixture model folders every test run builds (folder name -> preset), and configs over them.
-import { inject } from 'vitest';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig, type RepositoryConfig } from '../../runtime/index.ts';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { createRuntime, parseConfig, type ModelTask, type RepositoryConfig, type Runtime } from '../../runtime/index.ts';
 
 export const FIXTURES = {
   'tiny-embed': 'tiny-bert-embed',
@@ -25,4 +27,24 @@ export function fixtureConfig(models: Array<{ name?: string; fixture: FixtureNam
     { models: models.map(({ fixture, name, ...rest }) => ({ name: name ?? fixture, path: fixturePath(fixture), ...rest })) },
     fixturesDir(),
   );
+}
+
+/**
+ * A runtime over a temporary copy of a fixture, edited first by `edit(dir)` (for model-file
+ * variants); the model is named 'm'. Built before the suite's tests, removed after them.
+ */
+export function useEditedFixture(fixture: FixtureName, task: ModelTask, edit: (dir: string) => void): () => Runtime {
+  const dir = mkdtempSync(join(tmpdir(), `ovserve-${fixture}-`));
+  let runtime: Runtime;
+  beforeAll(async () => {
+    cpSync(fixturePath(fixture), join(dir, 'm'), { recursive: true });
+    edit(join(dir, 'm'));
+    runtime = createRuntime(parseConfig({ models: [{ name: 'm', task, path: 'm' }] }, dir), { log: () => {} });
+    await runtime.ready;
+  });
+  afterAll(async () => {
+    await runtime.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return () => runtime;
 }

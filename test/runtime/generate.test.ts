@@ -1,9 +1,8 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, parseConfig, type GenerateRequest, type Runtime } from '../../runtime/index.ts';
-import { fixtureConfig, fixturePath } from '../helpers/fixtures.ts';
+import { createRuntime, type GenerateRequest, type Runtime } from '../../runtime/index.ts';
+import { fixtureConfig, useEditedFixture } from '../helpers/fixtures.ts';
 import { collect } from '../helpers/generation.ts';
 
 const EOS = 2; // <|im_end|>
@@ -125,21 +124,12 @@ describe('text generation on the tiny Llama fixture', () => {
 });
 
 describe('defaults from generation_config.json', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ovserve-genconfig-'));
-  let runtime: Runtime;
-  beforeAll(async () => {
-    cpSync(fixturePath('tiny-chat'), join(dir, 'm'), { recursive: true });
-    writeFileSync(join(dir, 'm', 'generation_config.json'), JSON.stringify({ eos_token_id: 2, do_sample: false, max_new_tokens: 7 }));
-    runtime = createRuntime(parseConfig({ models: [{ name: 'm', task: 'text-generation', path: 'm' }] }, dir), { log: () => {} });
-    await runtime.ready;
-  });
-  afterAll(async () => {
-    await runtime.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const runtime = useEditedFixture('tiny-chat', 'text-generation', (dir) =>
+    writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ eos_token_id: 2, do_sample: false, max_new_tokens: 7 })),
+  );
 
   it('do_sample false makes requests without a temperature greedy; max_new_tokens bounds them', async () => {
-    const ask = (extra: Partial<GenerateRequest> = {}) => collect(runtime.generate({ model: 'm', prompts: [{ text: 'The capital' }], n: 1, ...extra }));
+    const ask = (extra: Partial<GenerateRequest> = {}) => collect(runtime().generate({ model: 'm', prompts: [{ text: 'The capital' }], n: 1, ...extra }));
     const [a, b] = await Promise.all([ask(), ask()]);
     expect(a.ids[0]).toHaveLength(7);
     expect(b.ids[0]).toEqual(a.ids[0]);
@@ -152,24 +142,15 @@ describe('defaults from generation_config.json', () => {
 });
 
 describe('a model without a chat template', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ovserve-notemplate-'));
-  let runtime: Runtime;
-  beforeAll(async () => {
-    cpSync(fixturePath('tiny-chat'), join(dir, 'm'), { recursive: true });
-    const configFile = join(dir, 'm', 'tokenizer_config.json');
+  const runtime = useEditedFixture('tiny-chat', 'text-generation', (dir) => {
+    const configFile = join(dir, 'tokenizer_config.json');
     const { chat_template: _, ...rest } = JSON.parse(readFileSync(configFile, 'utf8'));
     writeFileSync(configFile, JSON.stringify(rest));
-    runtime = createRuntime(parseConfig({ models: [{ name: 'm', task: 'text-generation', path: 'm' }] }, dir), { log: () => {} });
-    await runtime.ready;
-  });
-  afterAll(async () => {
-    await runtime.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('serves completions, and answers chat with a clear 400-kind error', async () => {
-    expect((await collect(runtime.generate({ model: 'm', prompts: [{ text: 'hi' }], n: 1, maxTokens: 2 }))).ids[0]).toHaveLength(2);
-    expect(() => runtime.generate({ model: 'm', prompts: [{ messages: [{ role: 'user', content: 'hi' }] }], n: 1 })).toThrow(
+    expect((await collect(runtime().generate({ model: 'm', prompts: [{ text: 'hi' }], n: 1, maxTokens: 2 }))).ids[0]).toHaveLength(2);
+    expect(() => runtime().generate({ model: 'm', prompts: [{ messages: [{ role: 'user', content: 'hi' }] }], n: 1 })).toThrow(
       expect.objectContaining({ kind: 'invalid_request', param: 'messages', message: expect.stringMatching(/no chat template/) }),
     );
   });
