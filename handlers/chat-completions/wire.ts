@@ -3,30 +3,34 @@ import * as v from 'valibot';
 import { RuntimeError, type ChatMessage, type GeneratedToken, type GenerateRequest } from '../../runtime/index.ts';
 import type { ChoiceResult } from '../shared/collect.ts';
 import { envelope, type ResponseHeader } from '../shared/generation-route.ts';
+import { wireObject, looseWireObject, integerBetween } from '../shared/schemas.ts';
 import { rejectUnsupported, samplingFields, samplingFromWire, unsupportedFields, usageToWire } from '../shared/generation-params.ts';
 
-const ContentPart = v.looseObject({ type: v.string() });
-const Message = v.looseObject({
+const ContentPart = looseWireObject({ type: v.string() });
+const Message = looseWireObject({
   role: v.picklist(['system', 'developer', 'user', 'assistant', 'tool'], "role must be one of 'system', 'developer', 'user', 'assistant', 'tool'"),
   content: v.nullish(v.union([v.string(), v.array(ContentPart)], 'content must be a string or an array of content parts')),
   name: v.optional(v.string()),
 });
 
-export const ChatRequestSchema = v.strictObject({
+export const ChatRequestSchema = wireObject({
   ...samplingFields,
   ...unsupportedFields,
   messages: v.pipe(v.array(Message), v.minLength(1, 'messages must not be empty')),
-  max_tokens: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(1))),
-  max_completion_tokens: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(1))),
+  max_tokens: v.nullish(integerBetween(1)),
+  max_completion_tokens: v.nullish(integerBetween(1)),
   logprobs: v.nullish(v.boolean()),
-  top_logprobs: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(20))),
-  response_format: v.nullish(v.looseObject({ type: v.string() })),
+  top_logprobs: v.nullish(integerBetween(0, 20)),
+  response_format: v.nullish(looseWireObject({ type: v.string() })),
 });
 
 export type ChatRequest = v.InferOutput<typeof ChatRequestSchema>;
 
 function messageText(message: v.InferOutput<typeof Message>, i: number): string {
-  if (message.content === undefined || message.content === null) return '';
+  // Only an assistant turn that made tool calls may have no content, and tool calls are refused before this.
+  if (message.content === undefined || message.content === null) {
+    throw new RuntimeError('invalid_request', `Missing required parameter: 'messages[${i}].content'.`, { param: `messages[${i}].content` });
+  }
   if (typeof message.content === 'string') return message.content;
   return message.content
     .map((part, j) => {

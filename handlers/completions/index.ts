@@ -14,6 +14,7 @@ export function createCompletionsApp(runtime: Runtime, sse: SseOptions = DEFAULT
       const body = c.req.valid('json');
       const header = responseHeader('cmpl', body.model);
       const withLogprobs = body.logprobs !== undefined && body.logprobs !== null;
+      const includeUsage = body.stream_options?.include_usage === true;
       return answerGeneration(c, runtime, sse, {
         stream: body.stream === true,
         request: (signal) => fromWire(body, signal),
@@ -23,14 +24,14 @@ export function createCompletionsApp(runtime: Runtime, sse: SseOptions = DEFAULT
           const offsets = new Array<number>(generation.choices).fill(0);
           for await (const event of generation) {
             if (event.type === 'finish') {
-              out.send(toChunk(header, { index: event.index, text: '', logprobs: null, finishReason: event.reason }));
+              out.send(toChunk(header, includeUsage, { index: event.index, text: '', logprobs: null, finishReason: event.reason }));
             } else if (event.text !== '' || event.tokens) {
               const logprobs = withLogprobs && event.tokens ? logprobsToWire(event.tokens, offsets[event.index] as number) : null;
               if (event.tokens) offsets[event.index] = (offsets[event.index] as number) + event.tokens.reduce((n, t) => n + t.token.length, 0);
-              out.send(toChunk(header, { index: event.index, text: event.text, logprobs }));
+              out.send(toChunk(header, includeUsage, { index: event.index, text: event.text, logprobs }));
             }
           }
-          if (body.stream_options?.include_usage === true) out.send(toChunk(header, null, usageToWire(generation.promptTokens, generation.completionTokens())));
+          if (includeUsage) out.send(toChunk(header, true, null, usageToWire(generation.promptTokens, generation.completionTokens())));
         },
       });
     });

@@ -3,11 +3,12 @@ import * as v from 'valibot';
 import { RuntimeError, type GeneratedToken, type GeneratePrompt, type GenerateRequest } from '../../runtime/index.ts';
 import type { ChoiceResult } from '../shared/collect.ts';
 import { envelope, type ResponseHeader } from '../shared/generation-route.ts';
+import { wireObject, integerBetween } from '../shared/schemas.ts';
 import { rejectUnsupported, samplingFields, samplingFromWire, unsupportedFields, usageToWire } from '../shared/generation-params.ts';
 
-const tokenIds = v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(0))), v.minLength(1, 'token prompts must not be empty'));
+const tokenIds = v.pipe(v.array(integerBetween(0, 2 ** 31 - 1)), v.minLength(1, 'token prompts must not be empty'));
 
-export const CompletionRequestSchema = v.strictObject({
+export const CompletionRequestSchema = wireObject({
   ...samplingFields,
   ...unsupportedFields,
   prompt: v.union(
@@ -15,10 +16,10 @@ export const CompletionRequestSchema = v.strictObject({
     'prompt must be a string, an array of strings, an array of token ids, or an array of token id arrays',
   ),
   // The OpenAI default for this endpoint is 16.
-  max_tokens: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(1)), 16),
-  logprobs: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(5))),
+  max_tokens: v.nullish(integerBetween(1), 16),
+  logprobs: v.nullish(integerBetween(0, 5)),
   echo: v.nullish(v.boolean()),
-  best_of: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(20))),
+  best_of: v.nullish(integerBetween(1, 20)),
 });
 
 export type CompletionRequest = v.InferOutput<typeof CompletionRequestSchema>;
@@ -79,17 +80,19 @@ export function toWire(header: ResponseHeader, choices: ChoiceResult[], withLogp
 }
 
 /**
- * Streamed chunks share the unary object's shape (spec: CreateCompletionResponse); `usage`
- * appears only on the final usage chunk, as the schema has no null usage.
+ * Streamed chunks share the unary object's shape (spec: CreateCompletionResponse). With
+ * include_usage, every chunk carries `usage: null` and the final `choices: []` chunk the usage,
+ * as on chat (what vLLM and OpenAI send).
  */
 export function toChunk(
   header: ResponseHeader,
+  includeUsage: boolean,
   choice: { index: number; text: string; logprobs: ReturnType<typeof logprobsToWire> | null; finishReason?: 'stop' | 'length' } | null,
   usage?: ReturnType<typeof usageToWire>,
 ) {
   return {
     ...envelope(header, 'text_completion'),
     choices: choice ? [{ text: choice.text, index: choice.index, logprobs: choice.logprobs, finish_reason: choice.finishReason ?? null }] : [],
-    ...(usage ? { usage } : {}),
+    ...(includeUsage ? { usage: usage ?? null } : {}),
   };
 }

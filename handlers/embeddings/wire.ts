@@ -1,13 +1,14 @@
 // OpenAI /v1/embeddings wire shapes and their pure translation to and from the runtime.
 import * as v from 'valibot';
+import { wireObject, integerBetween } from '../shared/schemas.ts';
 import type { EmbedRequest, EmbedResult } from '../../runtime/index.ts';
 
 const MAX_INPUTS = 2048;
-const tokenId = v.pipe(v.number(), v.integer(), v.minValue(0));
+const tokenId = integerBetween(0, 2 ** 31 - 1);
 const text = v.pipe(v.string(), v.minLength(1, 'empty strings cannot be embedded'));
 const tokens = v.pipe(v.array(tokenId), v.minLength(1, 'token arrays must not be empty'));
 
-export const EmbeddingsRequestSchema = v.strictObject({
+export const EmbeddingsRequestSchema = wireObject({
   model: v.string(),
   input: v.union(
     [
@@ -19,7 +20,7 @@ export const EmbeddingsRequestSchema = v.strictObject({
     'input must be a non-empty string, array of strings, array of token ids, or array of token id arrays',
   ),
   encoding_format: v.optional(v.picklist(['float', 'base64']), 'float'),
-  dimensions: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+  dimensions: v.optional(integerBetween(1, 65536)),
   user: v.optional(v.string()),
 });
 

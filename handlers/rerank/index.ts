@@ -18,9 +18,10 @@ export function createRerankApp(runtime: Runtime): Hono {
   // Cohere SDKs read `message` from error bodies; give them both envelopes on these paths.
   app.onError((err, c) => errorResponse(c, err, 'cohere'));
 
-  /** Cohere v1 lets `model` be omitted; that is fine while exactly one rerank model is served. */
-  function modelFor(requested: string | undefined): string {
+  /** Cohere v1 lets `model` be omitted; that is fine while exactly one rerank model is served. v2 requires it. */
+  function modelFor(requested: string | undefined, version: '1' | '2'): string {
     if (requested !== undefined) return requested;
+    if (version === '2') throw invalidRequest("Missing required parameter: 'model'.", 'model');
     const rerankers = runtime.listModels().filter((m) => m.task === 'rerank');
     if (rerankers.length === 1) return (rerankers[0] as { name: string }).name;
     throw invalidRequest("Missing required parameter: 'model'.", 'model');
@@ -29,7 +30,7 @@ export function createRerankApp(runtime: Runtime): Hono {
   for (const [path, version] of PATHS) {
     app.post(path, ...jsonBody(RerankRequestSchema, 'cohere'), async (c) => {
       const body = c.req.valid('json');
-      const result = await runtime.rerank(fromWire(body, modelFor(body.model), c.req.raw.signal));
+      const result = await runtime.rerank(fromWire(body, modelFor(body.model, version), c.req.raw.signal));
       return c.json(toWire(result, body, version));
     });
   }

@@ -3,27 +3,30 @@
 import * as v from 'valibot';
 import type { GenerateRequest } from '../../runtime/index.ts';
 import { RuntimeError } from '../../runtime/index.ts';
+import { finiteAbove, finiteBetween, integerBetween, tokenIdMap, wireObject } from './schemas.ts';
 
-const between = (min: number, max: number) => v.pipe(v.number(), v.minValue(min), v.maxValue(max));
-const positiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
-
+/**
+ * Every numeric field is range-checked and finite here, at the edge (vLLM's bounds where OpenAI
+ * names none): nothing reaching the runtime can overflow a logit or loop a sampler.
+ */
 export const samplingFields = {
   model: v.string(),
-  temperature: v.nullish(between(0, 2)),
-  top_p: v.nullish(between(0, 1)),
-  n: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(128))),
+  temperature: v.nullish(finiteBetween(0, 2)),
+  top_p: v.nullish(finiteBetween(0, 1)),
+  n: v.nullish(integerBetween(1, 128)),
   stream: v.nullish(v.boolean()),
-  stream_options: v.nullish(v.strictObject({ include_usage: v.optional(v.boolean()) })),
+  stream_options: v.nullish(wireObject({ include_usage: v.optional(v.boolean()) })),
   stop: v.nullish(v.union([v.string(), v.pipe(v.array(v.string()), v.maxLength(4, 'at most 4 stop sequences'))])),
-  presence_penalty: v.nullish(between(-2, 2)),
-  frequency_penalty: v.nullish(between(-2, 2)),
-  logit_bias: v.nullish(v.record(v.pipe(v.string(), v.regex(/^\d+$/, 'keys must be token ids')), between(-100, 100))),
-  seed: v.nullish(v.pipe(v.number(), v.integer())),
+  presence_penalty: v.nullish(finiteBetween(-2, 2)),
+  frequency_penalty: v.nullish(finiteBetween(-2, 2)),
+  logit_bias: v.nullish(tokenIdMap(-100, 100)),
+  // OpenAI's seed is an int64; any integer in that range is accepted (it is hashed to 32 bits).
+  seed: v.nullish(integerBetween(-(2 ** 63), 2 ** 63)),
   user: v.nullish(v.string()),
-  // Extensions vLLM and llama.cpp users send.
-  top_k: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(-1))),
-  min_p: v.nullish(between(0, 1)),
-  repetition_penalty: v.nullish(v.pipe(v.number(), v.gtValue(0))),
+  // Extensions vLLM and llama.cpp users send, with vLLM's ranges.
+  top_k: v.nullish(integerBetween(-1)),
+  min_p: v.nullish(finiteBetween(0, 1)),
+  repetition_penalty: v.nullish(finiteAbove(0, 2)),
   ignore_eos: v.nullish(v.boolean()),
 };
 

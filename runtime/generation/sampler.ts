@@ -8,11 +8,16 @@ export function argmax(logits: Float32Array): number {
   return best;
 }
 
-/** Draws from softmax(logits) with the sequence's own generator (inverse CDF). */
+/**
+ * Draws from softmax(logits) with the sequence's own generator (inverse CDF). Total: a row with
+ * no finite weight (all masked, or values no distribution can be made of) gives its argmax.
+ */
 export function sample(logits: Float32Array, rng: Rng): number {
   const max = logits.reduce((m, x) => Math.max(m, x), -Infinity);
+  if (!Number.isFinite(max)) return argmax(logits);
   let sum = 0;
   for (let i = 0; i < logits.length; i++) sum += Math.exp((logits[i] as number) - max);
+  if (!(sum > 0) || !Number.isFinite(sum)) return argmax(logits);
   let target = rng() * sum;
   let last = 0;
   for (let i = 0; i < logits.length; i++) {
@@ -34,8 +39,9 @@ export interface TokenLogprob {
 export function logprobsOf(logits: Float32Array, token: number, top: number): { logprob: number; top: TokenLogprob[] } {
   const max = logits.reduce((m, x) => Math.max(m, x), -Infinity);
   let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += Math.exp((logits[i] as number) - max);
-  const logZ = max + Math.log(sum);
+  if (Number.isFinite(max)) for (let i = 0; i < logits.length; i++) sum += Math.exp((logits[i] as number) - max);
+  // A row without a finite maximum has no distribution: every token reads as impossible.
+  const logZ = Number.isFinite(max) ? max + Math.log(sum) : Infinity;
   const best: TokenLogprob[] = [];
   if (top > 0) {
     for (let i = 0; i < logits.length; i++) {

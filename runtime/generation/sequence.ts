@@ -1,7 +1,7 @@
 // One sequence being generated: turns each step's logits into a token, text and a finish decision.
 // The scheduler owns batching and the KV cache; this owns everything per sequence.
 import { createDetokenizer } from './detokenizer.ts';
-import { buildProcessors, type SamplingParams } from './logits-processors.ts';
+import { allMasked, buildProcessors, isGreedy, sanitizeRow, type SamplingParams } from './logits-processors.ts';
 import { createRng } from './rng.ts';
 import { argmax, logprobsOf, sample, type TokenLogprob } from './sampler.ts';
 import { createStopMatcher } from './stop-strings.ts';
@@ -43,7 +43,7 @@ export interface Sequence {
 export function createSequence(o: SequenceOptions): Sequence {
   const processors = buildProcessors(o.sampling);
   const rng = createRng(o.seed);
-  const greedy = o.sampling.temperature === 0;
+  const greedy = isGreedy(o.sampling);
   const detokenizer = createDetokenizer((ids) => o.decode(ids));
   const stopMatcher = createStopMatcher(o.stop);
   const generated: number[] = [];
@@ -68,10 +68,12 @@ export function createSequence(o: SequenceOptions): Sequence {
       return finished;
     },
     step(logits) {
+      // The model's own most likely token: what is chosen if the processors leave no token at all.
+      const fallback = sanitizeRow(logits);
       // Log-probabilities describe the model's own distribution, before any processor.
       const raw = o.logprobs !== undefined ? logits.slice() : undefined;
       for (const process of processors) process(logits, { generatedCounts, seen });
-      const token = greedy ? argmax(logits) : sample(logits, rng);
+      const token = processors.length > 0 && allMasked(logits) ? fallback : greedy ? argmax(logits) : sample(logits, rng);
       const logprob = raw ? logprobsOf(raw, token, o.logprobs ?? 0) : undefined;
       if (logprob) cumulativeLogprob += logprob.logprob;
       generated.push(token);

@@ -36,7 +36,7 @@ describe('POST /v3/chat/completions', () => {
       messages: [
         { role: 'developer', content: 'Be brief.' },
         { role: 'user', content: [{ type: 'text', text: 'Hi ' }, { type: 'text', text: 'there' }] },
-        { role: 'assistant', content: null },
+        { role: 'assistant', content: 'Hello.' },
       ],
       max_completion_tokens: 9,
       max_tokens: 99,
@@ -59,7 +59,7 @@ describe('POST /v3/chat/completions', () => {
     });
     expect(runtime.calls.generate[0]).toMatchObject({
       model: 'chat',
-      prompts: [{ messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi there' }, { role: 'assistant', content: '' }] }],
+      prompts: [{ messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi there' }, { role: 'assistant', content: 'Hello.' }] }],
       maxTokens: 9,
       temperature: 0.5,
       topP: 0.9,
@@ -169,7 +169,24 @@ describe('POST /v3/chat/completions', () => {
     ['n zero', { model: 'chat', messages, n: 0 }, 'n'],
     ['five stops', { model: 'chat', messages, stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop'],
     ['top_logprobs without logprobs', { model: 'chat', messages, top_logprobs: 2 }, 'top_logprobs'],
-    ['bad logit_bias key', { model: 'chat', messages, logit_bias: { x: 1 } }, 'logit_bias.x'],
+    ['bad logit_bias key', { model: 'chat', messages, logit_bias: { x: 1 } }, 'logit_bias'],
+    // valibot's record skips __proto__; every key the client sent must be checked.
+    ['logit_bias with a __proto__ key', { model: 'chat', messages, logit_bias: JSON.parse('{"__proto__": "x"}') }, 'logit_bias'],
+    ['logit_bias as an array', { model: 'chat', messages, logit_bias: [] }, 'logit_bias'],
+    ['logit_bias value out of range', { model: 'chat', messages, logit_bias: { '1': 101 } }, 'logit_bias'],
+    ['stream_options as an array', { model: 'chat', messages, stream_options: [] }, 'stream_options'],
+    ['a message without content', { model: 'chat', messages: [{ role: 'user' }] }, 'messages[0].content'],
+    ['an assistant message with null content', { model: 'chat', messages: [{ role: 'assistant', content: null }] }, 'messages[0].content'],
+    ['a message that is an array', { model: 'chat', messages: [[]] }, 'messages[0]'],
+    // Raw JSON text: 1e400 parses to Infinity (JSON.stringify would write null).
+    ['temperature 1e400 (Infinity)', `{"model":"chat","messages":${JSON.stringify(messages)},"temperature":1e400}`, 'temperature'],
+    ['repetition_penalty 1e400 (Infinity)', `{"model":"chat","messages":${JSON.stringify(messages)},"repetition_penalty":1e400}`, 'repetition_penalty'],
+    ['repetition_penalty above 2', { model: 'chat', messages, repetition_penalty: 2.5 }, 'repetition_penalty'],
+    ['repetition_penalty 0', { model: 'chat', messages, repetition_penalty: 0 }, 'repetition_penalty'],
+    ['top_k not an integer', { model: 'chat', messages, top_k: 1.5 }, 'top_k'],
+    ['seed beyond int64', { model: 'chat', messages, seed: 1e300 }, 'seed'],
+    ['max_tokens beyond any context', { model: 'chat', messages, max_tokens: 1e300 }, 'max_tokens'],
+    ['a body that is an array', [], null],
     ['unknown field', { model: 'chat', messages, max_output_tokens: 5 }, 'max_output_tokens'],
   ];
   it.each(bad)('400 naming the parameter for %s', async (_, body, param) => {

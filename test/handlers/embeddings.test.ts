@@ -56,10 +56,21 @@ describe('POST /v3/embeddings', () => {
     expect(runtime.calls.embed[0]!.dimensions).toBe(8);
   });
 
-  it('reads a body sent without a JSON Content-Type (curl -d default)', async () => {
+  // A page can post text/plain or a form without a CORS preflight: only JSON is read as JSON.
+  it.each(['application/x-www-form-urlencoded', 'text/plain', 'text/plain;charset=UTF-8', 'multipart/form-data; boundary=x', 'application/jsonp', undefined])(
+    '415 in the envelope for Content-Type %s, and nothing reaches the runtime',
+    async (type) => {
+      const { app, runtime } = setup();
+      const res = await postJson(app, '/v3/embeddings', { model: 'emb', input: 'x' }, type === undefined ? {} : { 'Content-Type': type });
+      expect(res.status).toBe(415);
+      expect((await res.json()).error).toMatchObject({ type: 'invalid_request_error', param: null, code: null });
+      expect(runtime.calls.embed).toHaveLength(0);
+    },
+  );
+
+  it.each(['application/json', 'application/json; charset=utf-8', 'Application/JSON;charset=UTF-8'])('reads a body with Content-Type %s', async (type) => {
     const { app } = setup();
-    const res = await postJson(app, '/v3/embeddings', { model: 'emb', input: 'x' }, { 'Content-Type': 'application/x-www-form-urlencoded' });
-    expect(res.status).toBe(200);
+    expect((await postJson(app, '/v3/embeddings', { model: 'emb', input: 'x' }, { 'Content-Type': type })).status).toBe(200);
   });
 
   const bad: Array<[string, unknown, string | null]> = [
@@ -69,6 +80,10 @@ describe('POST /v3/embeddings', () => {
     ['empty array', { model: 'emb', input: [] }, 'input'],
     ['empty string in array', { model: 'emb', input: ['a', ''] }, 'input[1]'],
     ['mixed array', { model: 'emb', input: ['a', 1] }, 'input'],
+    // The union's field is named, not a path relative to it ("[0][1]").
+    ['string inside int[][]', { model: 'emb', input: [[1, 2], [3, 'x']] }, 'input'],
+    ['token id beyond int32', { model: 'emb', input: [2 ** 40] }, 'input[0]'],
+    ['dimensions absurdly large', { model: 'emb', input: 'x', dimensions: 1e12 }, 'dimensions'],
     ['negative token id', { model: 'emb', input: [1, -2] }, 'input[1]'],
     ['too many inputs', { model: 'emb', input: Array(2049).fill('a') }, 'input'],
     ['wrong input type', { model: 'emb', input: 5 }, 'input'],

@@ -57,7 +57,8 @@ describe('models, health and unknown routes', () => {
 
   it('mounts only the routes it is given (one route per process)', async () => {
     const onlyRerank = createApp(runtime, { routes: ['rerank'] });
-    expect((await onlyRerank.request('/v3/embeddings', { method: 'POST', body: '{}' })).status).toBe(404);
-    expect((await onlyRerank.request('/v3/rerank', { method: 'POST', body: '{"model":"org/rr","query":"q","documents":["a"]}' })).status).toBe(200);
+    const json = { 'Content-Type': 'application/json' };
+    expect((await onlyRerank.request('/v3/embeddings', { method: 'POST', headers: json, body: '{}' })).status).toBe(404);
+    expect((await onlyRerank.request('/v3/rerank', { method: 'POST', headers: json, body: '{"model":"org/rr","query":"q","documents":["a"]}' })).status).toBe(200);
   });
 });

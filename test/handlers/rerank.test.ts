@@ -73,6 +73,14 @@ describe('POST /v3/rerank and the Cohere client paths', () => {
     ['object without text', { model: 'rr', query: 'q', documents: [{ title: 'x' }] }, 'documents[0]'],
     ['top_n zero', { model: 'rr', query: 'q', documents: ['a'], top_n: 0 }, 'top_n'],
     ['unknown field', { model: 'rr', query: 'q', documents: ['a'], max_chunks_per_doc: 3 }, 'max_chunks_per_doc'],
+    // Cohere v2 (and /v3/rerank, which speaks v2) requires model; only v1 may omit it.
+    ['missing model on a v2 path', { query: 'q', documents: ['a'] }, 'model'],
+    // rank_fields read the document's own fields, never inherited ones.
+    ...(['constructor', '__proto__', 'toString', 'hasOwnProperty'] as const).map(
+      (field): [string, unknown, string] => [`rank_fields naming ${field}`, { model: 'rr', query: 'q', documents: [{ text: 'a' }], rank_fields: [field] }, 'documents[0]'],
+    ),
+    ['a rank field that is an object', { model: 'rr', query: 'q', documents: [{ text: { deep: 1 } }] }, 'documents[0].text'],
+    ['a document that is an array', { model: 'rr', query: 'q', documents: [['a']] }, 'documents[0]'],
   ];
   it.each(bad)('400 with both envelopes for %s', async (_, body, param) => {
     const { app, runtime } = setup();
@@ -81,6 +89,24 @@ describe('POST /v3/rerank and the Cohere client paths', () => {
     const json = (await readJson(res)) as { error: { param: string; message: string; type: string }; message: string };
     expect(json.error).toMatchObject({ param, type: 'invalid_request_error' });
     // Cohere SDKs read the top-level message.
+    expect(json.message).toBe(json.error.message);
+    expect(runtime.calls.rerank).toHaveLength(0);
+  });
+
+  it('keeps a __proto__ field of a returned document as sent', async () => {
+    const { app } = setup();
+    const res = await postJson(app, '/v3/v1/rerank', `{"model":"rr","query":"q","documents":[{"text":"a","__proto__":{"x":1}}],"return_documents":true}`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('"__proto__":{"x":1}');
+  });
+
+  it('400 in both envelopes for a body nested 5,000 deep (no stack overflow, nothing reaches the runtime)', async () => {
+    const { app, runtime } = setup();
+    const deep = `${'{"a":'.repeat(5000)}"x"${'}'.repeat(5000)}`;
+    const res = await postJson(app, '/v3/v1/rerank', `{"model":"rr","query":"q","documents":[${deep}],"return_documents":true}`);
+    expect(res.status).toBe(400);
+    const json = await readJson(res);
+    expect(json.error.message).toMatch(/deeper than 64/);
     expect(json.message).toBe(json.error.message);
     expect(runtime.calls.rerank).toHaveLength(0);
   });
