@@ -4,7 +4,7 @@ import { RuntimeError, type ChatMessage, type GeneratedToken, type GenerateReque
 import type { ChoiceResult } from '../shared/collect.ts';
 import { envelope, type ResponseHeader } from '../shared/generation-route.ts';
 import { wireObject, looseWireObject, integerBetween } from '../shared/schemas.ts';
-import { rejectUnsupported, samplingFields, samplingFromWire, unsupportedFields, usageToWire } from '../shared/generation-params.ts';
+import { rejectUnsupported, samplingFields, samplingFromWire, unsupportedFields, usageToWire, wireLogprob } from '../shared/generation-params.ts';
 
 const ContentPart = looseWireObject({ type: v.string() });
 const Message = looseWireObject({
@@ -70,9 +70,9 @@ export function fromWire(body: ChatRequest, signal: AbortSignal): GenerateReques
 export const logprobContent = (tokens: GeneratedToken[]) =>
   tokens.map((t) => ({
     token: t.token,
-    logprob: t.logprob,
+    logprob: wireLogprob(t.logprob),
     bytes: t.bytes,
-    top_logprobs: t.top.map((a) => ({ token: a.token, logprob: a.logprob, bytes: a.bytes })),
+    top_logprobs: t.top.map((a) => ({ token: a.token, logprob: wireLogprob(a.logprob), bytes: a.bytes })),
   }));
 
 export function toWire(header: ResponseHeader, choices: ChoiceResult[], withLogprobs: boolean, promptTokens: number, completionTokens: number) {

@@ -4,7 +4,7 @@ import { RuntimeError, type GeneratedToken, type GeneratePrompt, type GenerateRe
 import type { ChoiceResult } from '../shared/collect.ts';
 import { envelope, type ResponseHeader } from '../shared/generation-route.ts';
 import { wireObject, integerBetween } from '../shared/schemas.ts';
-import { rejectUnsupported, samplingFields, samplingFromWire, unsupportedFields, usageToWire } from '../shared/generation-params.ts';
+import { rejectUnsupported, samplingFields, samplingFromWire, unsupportedFields, usageToWire, wireLogprob } from '../shared/generation-params.ts';
 
 const tokenIds = v.pipe(v.array(integerBetween(0, 2 ** 31 - 1)), v.minLength(1, 'token prompts must not be empty'));
 
@@ -60,8 +60,8 @@ export function logprobsToWire(tokens: GeneratedToken[], offset: number) {
   return {
     tokens: tokens.map((t) => t.token),
     // The first echoed prompt token has no log-probability (nothing precedes it): null, as OpenAI sends.
-    token_logprobs: tokens.map((t) => (Number.isNaN(t.logprob) ? null : t.logprob)),
-    top_logprobs: tokens.map((t) => (Number.isNaN(t.logprob) ? null : Object.fromEntries(t.top.map((a) => [a.token, a.logprob])))),
+    token_logprobs: tokens.map((t) => (Number.isNaN(t.logprob) ? null : wireLogprob(t.logprob))),
+    top_logprobs: tokens.map((t) => (Number.isNaN(t.logprob) ? null : Object.fromEntries(t.top.map((a) => [a.token, wireLogprob(a.logprob)])))),
     text_offset: textOffset,
   };
 }

@@ -86,3 +86,6 @@ export const usageToWire = (promptTokens: number, completionTokens: number) => (
 });
 
 export const SYSTEM_FINGERPRINT = 'fp_ovserve';
+
+/** OpenAI reports an impossible token's log-probability as -9999 (JSON has no -Infinity). */
+export const wireLogprob = (logprob: number) => (logprob === -Infinity ? -9999 : logprob);

@@ -1,4 +1,5 @@
 // Choosing the next token (greedy or seeded sampling) and reporting log-probabilities.
+import { clampLogit } from './logits-processors.ts';
 import type { Rng } from './rng.ts';
 
 export function argmax(logits: Float32Array): number {
@@ -35,17 +36,23 @@ export interface TokenLogprob {
   logprob: number;
 }
 
-/** log p(token) under softmax(logits), and the `top` most likely alternatives. */
+/**
+ * log p(token) under softmax(logits), and the `top` most likely alternatives. Total: values are
+ * read as the processors store them (NaN masked, overflow clamped), and a row with no finite
+ * value gives -Infinity for every token.
+ */
 export function logprobsOf(logits: Float32Array, token: number, top: number): { logprob: number; top: TokenLogprob[] } {
-  const max = logits.reduce((m, x) => Math.max(m, x), -Infinity);
+  const at = (i: number) => clampLogit(logits[i] as number);
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) max = Math.max(max, at(i));
   let sum = 0;
-  if (Number.isFinite(max)) for (let i = 0; i < logits.length; i++) sum += Math.exp((logits[i] as number) - max);
-  // A row without a finite maximum has no distribution: every token reads as impossible.
-  const logZ = Number.isFinite(max) ? max + Math.log(sum) : Infinity;
+  if (max > -Infinity) for (let i = 0; i < logits.length; i++) sum += Math.exp(at(i) - max);
+  const logZ = max > -Infinity ? max + Math.log(sum) : 0;
+  const logprob = (i: number) => (max > -Infinity ? at(i) - logZ : -Infinity);
   const best: TokenLogprob[] = [];
   if (top > 0) {
     for (let i = 0; i < logits.length; i++) {
-      const v = logits[i] as number;
+      const v = at(i);
       if (best.length < top || v > (best[best.length - 1] as TokenLogprob).logprob) {
         best.push({ token: i, logprob: v });
         best.sort((a, b) => b.logprob - a.logprob || a.token - b.token);
@@ -53,5 +60,5 @@ export function logprobsOf(logits: Float32Array, token: number, top: number): { 
       }
     }
   }
-  return { logprob: (logits[token] as number) - logZ, top: best.map((b) => ({ token: b.token, logprob: b.logprob - logZ })) };
+  return { logprob: token >= 0 && token < logits.length ? logprob(token) : -Infinity, top: best.map((b) => ({ token: b.token, logprob: logprob(b.token) })) };
 }
