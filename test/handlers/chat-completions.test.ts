@@ -157,7 +157,7 @@ describe('POST /v3/chat/completions', () => {
     expect(sse.done).toBe(true);
   });
 
-  const bad: Array<[string, Record<string, unknown>, string]> = [
+  const bad: Array<[string, unknown, string | null]> = [
     ['missing messages', { model: 'chat' }, 'messages'],
     ['empty messages', { model: 'chat', messages: [] }, 'messages'],
     ['unknown role', { model: 'chat', messages: [{ role: 'robot', content: 'x' }] }, 'messages[0].role'],

@@ -63,7 +63,7 @@ describe('POST /v3/embeddings', () => {
       const { app, runtime } = setup();
       const res = await postJson(app, '/v3/embeddings', { model: 'emb', input: 'x' }, type === undefined ? {} : { 'Content-Type': type });
       expect(res.status).toBe(415);
-      expect((await res.json()).error).toMatchObject({ type: 'invalid_request_error', param: null, code: null });
+      expect(((await res.json()) as { error: unknown }).error).toMatchObject({ type: 'invalid_request_error', param: null, code: null });
       expect(runtime.calls.embed).toHaveLength(0);
     },
   );
