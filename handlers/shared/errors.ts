@@ -26,6 +26,9 @@ const TABLE: Record<RuntimeErrorKind, ErrorRow> = {
 /** Which API's clients read the body: Cohere SDKs read a top-level `message`. */
 export type ErrorFlavor = 'openai' | 'cohere';
 
+/** The envelope for answers given before a route is chosen (body limit, host check, 404). */
+export const flavorOf = (path: string): ErrorFlavor => (/\/rerank$/.test(path) ? 'cohere' : 'openai');
+
 export interface WireError {
   status: ContentfulStatusCode;
   headers: Record<string, string>;

@@ -18,7 +18,7 @@ describe('one route per process', () => {
   afterAll(() => server.close());
 
   it('serves embeddings and lists only its own models', async () => {
-    const ok = await fetch(`${server.url}/v3/embeddings`, { method: 'POST', body: JSON.stringify({ model: 'emb', input: 'x' }) });
+    const ok = await fetch(`${server.url}/v3/embeddings`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ model: 'emb', input: 'x' }) });
     expect(ok.status).toBe(200);
     const models = (await (await fetch(`${server.url}/v3/models`)).json()) as { data: Array<{ id: string }> };
     expect(models.data.map((m) => m.id)).toEqual(['emb']);
@@ -26,7 +26,7 @@ describe('one route per process', () => {
   });
 
   it('does not mount the other routes', async () => {
-    const res = await fetch(`${server.url}/v3/rerank`, { method: 'POST', body: JSON.stringify({ model: 'rr', query: 'q', documents: ['a'] }) });
+    const res = await fetch(`${server.url}/v3/rerank`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ model: 'rr', query: 'q', documents: ['a'] }) });
     expect(res.status).toBe(404);
   });
 });

@@ -66,8 +66,11 @@ describe('official clients against a listening server', () => {
     expect(JSON.stringify((err as CohereError).body)).toMatch(/does not exist/);
   });
 
-  it('curl-shaped requests: no Content-Type, /v1 alias, models list', async () => {
-    const res = await fetch(`${server.url}/v1/embeddings`, { method: 'POST', body: '{"model":"tiny-embed","input":"hi"}' });
+  it('curl-shaped requests: a body without a JSON Content-Type is 415, /v1 alias, models list', async () => {
+    // fetch sends a string body as text/plain, curl -d as a form: neither is read as JSON.
+    const plain = await fetch(`${server.url}/v1/embeddings`, { method: 'POST', body: '{"model":"tiny-embed","input":"hi"}' });
+    expect(plain.status).toBe(415);
+    const res = await fetch(`${server.url}/v1/embeddings`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"model":"tiny-embed","input":"hi"}' });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/application\/json/);
     const models = (await (await fetch(`${server.url}/v3/models`)).json()) as { data: Array<{ id: string }> };

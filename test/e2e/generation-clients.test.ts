@@ -104,7 +104,7 @@ describe('openai client against a listening server (generation)', () => {
   });
 
   it('curl -N shows a clean SSE stream: content type, frames, [DONE] last', async () => {
-    const res = await fetch(`${server.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'tiny-chat', messages, max_tokens: 4, stream: true }) });
+    const res = await fetch(`${server.url}/v1/chat/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ model: 'tiny-chat', messages, max_tokens: 4, stream: true }) });
     expect(res.headers.get('content-type')).toBe('text/event-stream');
     const sse = await readSse(res);
     expect(sse.done).toBe(true);
