@@ -18,7 +18,13 @@ const ModelEntrySchema = v.strictObject({
   max_batch_tokens: v.optional(positiveInt, 16384),
   max_wait_ms: v.optional(v.pipe(v.number(), v.minValue(0)), 2),
   max_queued_requests: v.optional(positiveInt, 512),
+  /** Encoders: most tokens waiting over all queued requests; a request alone above it is refused. */
+  max_queued_tokens: v.optional(positiveInt, 300_000),
   max_running_sequences: v.optional(positiveInt, 8),
+  /** Generation: most sequences (prompts x n x best_of) waiting to start, beyond the free slots. */
+  max_queued_sequences: v.optional(positiveInt, 256),
+  /** Generation: most sequences one request may ask for (prompts x max(n, best_of)). */
+  max_sequences_per_request: v.optional(positiveInt, 128),
   threads: v.optional(positiveInt),
   truncate: v.optional(v.boolean(), true),
   pooling: v.optional(v.picklist(['mean', 'cls', 'last'])),

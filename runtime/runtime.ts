@@ -15,10 +15,10 @@ export interface Runtime {
   embed(request: EmbedRequest): Promise<EmbedResult>;
   rerank(request: RerankRequest): Promise<RerankResult>;
   /**
-   * Starts generating. Bad requests, unknown models and a full queue throw here, before any
+   * Starts generating. Bad requests, unknown models and a full queue reject here, before any
    * output; failures after that come out of the stream.
    */
-  generate(request: GenerateRequest): Generation;
+  generate(request: GenerateRequest): Promise<Generation>;
   /** The continuous-batching scheduler's counters for a text-generation model. */
   generationStats(model: string): Readonly<SchedulerStats>;
   /** Stops taking requests (they get not_ready), waits for running ones, frees the models. */
@@ -85,14 +85,21 @@ export function createRuntime(config: RepositoryConfig, options: RuntimeOptions 
       ),
     embed: (request) => track(() => lookup(request.model, 'embeddings').embedder.embed(request)),
     rerank: (request) => track(() => lookup(request.model, 'rerank').reranker.rerank(request)),
-    generate(request) {
-      const generation = lookup(request.model, 'text-generation').generator.generate(request);
+    async generate(request) {
+      const generator = lookup(request.model, 'text-generation').generator;
       inFlight++;
       let counted = true;
       const done = () => {
         if (counted && --inFlight === 0) idle?.();
         counted = false;
       };
+      let generation: Generation;
+      try {
+        generation = await generator.generate(request);
+      } catch (err) {
+        done();
+        throw err;
+      }
       return {
         ...generation,
         async *[Symbol.asyncIterator]() {

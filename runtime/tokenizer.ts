@@ -9,9 +9,21 @@ export interface Encoded {
   truncated: boolean;
 }
 
+/** The first tokens of a text, and whether the text has more than were asked for. */
+export interface Prefix {
+  ids: number[];
+  /** True when the whole text has more tokens than `maxTokens`. */
+  truncated: boolean;
+}
+
 export interface Tokenizer {
   /** Text to ids without the model's special tokens (BOS/CLS/SEP). */
   encodeRaw(text: string): number[];
+  /**
+   * The first `maxTokens` ids of `text` (no special tokens), tokenizing only a prefix of a long
+   * text: the work is bounded by `maxTokens`, not by the text's size.
+   */
+  encodePrefix(text: string, maxTokens: number): Prefix;
   /** One sequence with special tokens, cut to `maxLength` tokens in total. */
   encodeSingle(text: string, maxLength: number): Encoded;
   /**
@@ -23,6 +35,39 @@ export interface Tokenizer {
   tokenToId(token: string): number | undefined;
   readonly vocabSize: number;
   readonly specialIds: ReadonlySet<number>;
+}
+
+/** Process-wide counters: the longest text handed to the tokenizer library in one call (tests bound it). */
+export const tokenizeStats = { calls: 0, largestCall: 0 };
+
+/** Tokens kept past the cut before a prefix's first tokens are trusted as the text's own. */
+const PREFIX_MARGIN = 16;
+/** The first window guesses this many characters a token; it doubles while that is too few. */
+const CHARS_PER_TOKEN_GUESS = 4;
+/**
+ * No vocabulary has tokens longer than this many characters on average over a text (the longest
+ * real tokens are runs of spaces in code models). Past `(maxTokens + margin) x` this, a text is
+ * read no further: what lies beyond cannot be among its first `maxTokens` tokens.
+ */
+export const MAX_CHARS_PER_TOKEN = 64;
+
+/** Words up to this long are never cut: tokenizers treat a word as a unit (WordPiece: [UNK] past 100 chars). */
+const MAX_WORD = 32_768;
+
+/**
+ * Where to cut `text` near `at` so that the prefix ends on a word boundary (a pre-tokenizer
+ * boundary, so its tokens are the whole text's own): before whitespace in the last quarter, else
+ * after the word that straddles `at` when it ends within MAX_WORD characters (or the text does).
+ * Only a single word longer than that is cut inside, never inside a surrogate pair.
+ */
+export function cutPoint(text: string, at: number): number {
+  const floor = Math.floor(at * 0.75);
+  for (let i = at; i > floor; i--) if (/\s/.test(text[i] as string)) return i;
+  const reach = Math.min(text.length, at + MAX_WORD);
+  for (let i = at; i < reach; i++) if (/\s/.test(text[i] as string)) return i;
+  if (reach === text.length) return text.length;
+  const code = text.charCodeAt(at - 1);
+  return code >= 0xd800 && code <= 0xdbff ? at - 1 : at;
 }
 
 /** Where a post-processor puts its special tokens around one or two sequences. */
@@ -42,7 +87,34 @@ function indexOfRun(haystack: readonly number[], needle: readonly number[], from
 
 export function createTokenizer(tokenizerJson: object, tokenizerConfig: object): Tokenizer {
   const hf = new HfTokenizer(tokenizerJson, tokenizerConfig);
-  const raw = (text: string) => hf.encode(text, { add_special_tokens: false }).ids;
+  const raw = (text: string) => {
+    tokenizeStats.calls++;
+    if (text.length > tokenizeStats.largestCall) tokenizeStats.largestCall = text.length;
+    return hf.encode(text, { add_special_tokens: false }).ids;
+  };
+
+  function encodePrefix(text: string, maxTokens: number): Prefix {
+    const limit = Math.max(0, maxTokens);
+    let window = (limit + PREFIX_MARGIN) * CHARS_PER_TOKEN_GUESS;
+    const cap = Math.max((limit + PREFIX_MARGIN) * MAX_CHARS_PER_TOKEN, MAX_WORD);
+    for (;;) {
+      // A text this long whose prefix is still short of tokens (a giant [UNK] word): read no further.
+      if (window >= cap && cap < text.length) {
+        const ids = raw(text.slice(0, cutPoint(text, cap)));
+        return { ids: ids.length > limit ? ids.slice(0, limit) : ids, truncated: true };
+      }
+      if (window >= text.length) {
+        const ids = raw(text);
+        return { ids: ids.length > limit ? ids.slice(0, limit) : ids, truncated: ids.length > limit };
+      }
+      const cut = cutPoint(text, window);
+      const ids = raw(text.slice(0, cut));
+      if (cut >= text.length) return { ids: ids.length > limit ? ids.slice(0, limit) : ids, truncated: ids.length > limit };
+      // Enough tokens before the cut: the first `limit` are the text's own, and there are more.
+      if (ids.length >= limit + PREFIX_MARGIN) return { ids: ids.slice(0, limit), truncated: true };
+      window = Math.max(window * 2, cut + 1);
+    }
+  }
 
   // Learn the special-token template from probes instead of branching on model families.
   const single = ((): Template => {
@@ -76,15 +148,15 @@ export function createTokenizer(tokenizerJson: object, tokenizerConfig: object):
 
   return {
     encodeRaw: raw,
+    encodePrefix,
     encodeSingle(text, maxLength) {
-      const content = raw(text);
       const room = Math.max(0, maxLength - singleOverhead);
-      const kept = content.length > room ? content.slice(0, room) : content;
+      const { ids: kept, truncated } = encodePrefix(text, room);
       const [before = [], after = []] = single.pieces;
       return {
         ids: [...before, ...kept, ...after],
         typeIds: new Array(before.length + kept.length + after.length).fill(0),
-        truncated: kept.length < content.length,
+        truncated,
       };
     },
     encodePair(first, second, maxLength, maxSecond) {

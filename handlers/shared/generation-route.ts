@@ -36,10 +36,18 @@ export interface GenerationAnswer {
  */
 export async function answerGeneration(c: Context, runtime: Runtime, sse: SseOptions, answer: GenerationAnswer): Promise<Response> {
   if (!answer.stream) {
-    const generation = runtime.generate(answer.request(c.req.raw.signal));
+    const generation = await runtime.generate(answer.request(c.req.raw.signal));
     return c.json(answer.unary(generation, await collectChoices(generation)));
   }
   const cancel = new AbortController();
-  const generation = runtime.generate(answer.request(cancel.signal));
+  // Until the stream exists, the request's own signal is the one that says the client left.
+  const left = () => cancel.abort();
+  c.req.raw.signal.addEventListener('abort', left, { once: true });
+  let generation: Generation;
+  try {
+    generation = await runtime.generate(answer.request(cancel.signal));
+  } finally {
+    c.req.raw.signal.removeEventListener('abort', left);
+  }
   return sseResponse(c, sse, cancel, (out) => answer.streamed(generation, out));
 }

@@ -1,5 +1,7 @@
 // Token-budget batching queue for encoder models: gathers sequences from many requests into
 // one backend run, bounded by padded tokens and a sequence cap; answers overload at once.
+// Admission counts tokens as well as requests, and each batch is anchored on the request that
+// has had the fewest sequences run, so a request of 2,048 texts cannot starve one of a single text.
 import { RuntimeError } from '../errors.ts';
 
 export interface EncoderQueueLimits {
@@ -14,6 +16,8 @@ export interface EncoderQueueLimits {
   maxWaitMs: number;
   /** Most requests waiting; one more is refused with queue_full. */
   maxQueuedRequests: number;
+  /** Most tokens waiting over all requests; a request alone above it can never run and is refused. */
+  maxQueuedTokens?: number;
   /**
    * Batches handed to the backend at once. Two keep the engine busy: the next batch waits at the
    * engine while the previous one's responses go out and its clients send their next requests.
@@ -42,6 +46,8 @@ export interface BatchStats {
 interface Group<TResult> {
   results: TResult[];
   remaining: number;
+  /** Sequences already handed to a batch (fair anchoring reads it). */
+  dispatched: number;
   settled: boolean;
   resolve: (results: TResult[]) => void;
   reject: (err: unknown) => void;
@@ -57,16 +63,17 @@ interface Entry<TItem, TResult> {
 }
 
 /**
- * Padding-aware batch choice over pending lengths (oldest first): the oldest entry always goes,
- * so nothing starves; the batch then grows with the entries closest to it in length, while
- * sequences x longest stays within the token budget. Returns indices into `lengths`.
+ * Padding-aware batch choice over pending lengths (oldest first): the anchor entry (by default
+ * the oldest) always goes, so nothing starves; the batch then grows with the entries closest to
+ * it in length, while sequences x longest stays within the token budget. Returns indices into
+ * `lengths`.
  */
-export function chooseBatch(lengths: readonly number[], limits: Pick<EncoderQueueLimits, 'maxBatchRequests' | 'maxBatchTokens'>): number[] {
+export function chooseBatch(lengths: readonly number[], limits: Pick<EncoderQueueLimits, 'maxBatchRequests' | 'maxBatchTokens'>, anchor = 0): number[] {
   if (lengths.length === 0) return [];
   const byLength = lengths.map((length, index) => ({ length, index })).sort((a, b) => a.length - b.length || a.index - b.index);
-  let lo = byLength.findIndex((e) => e.index === 0);
+  let lo = byLength.findIndex((e) => e.index === anchor);
   let hi = lo;
-  let shortest = lengths[0] as number;
+  let shortest = lengths[anchor] as number;
   let longest = shortest;
   const fits = (count: number, max: number) => count <= limits.maxBatchRequests && count * max <= limits.maxBatchTokens;
   for (;;) {
@@ -100,12 +107,36 @@ export function createEncoderQueue<TItem, TResult>(
 
   const waitingGroups = () => new Set(pending.map((e) => e.group)).size;
 
+  let pendingTokens = 0;
+
+  /** The oldest pending entry of the request with the fewest sequences dispatched so far. */
+  function fairAnchor(): number {
+    let best = 0;
+    for (let i = 1; i < pending.length; i++) {
+      if ((pending[i] as Entry<TItem, TResult>).group.dispatched < (pending[best] as Entry<TItem, TResult>).group.dispatched) best = i;
+    }
+    return best;
+  }
+
   function takeBatch(): Array<Entry<TItem, TResult>> {
-    const chosen = chooseBatch(pending.map((e) => e.length), limits);
+    const chosen = chooseBatch(pending.map((e) => e.length), limits, fairAnchor());
     const picked = new Set(chosen);
     const batch = chosen.map((i) => pending[i] as Entry<TItem, TResult>);
     pending = pending.filter((_, i) => !picked.has(i));
+    for (const entry of batch) {
+      entry.group.dispatched++;
+      pendingTokens -= entry.length;
+    }
     return batch;
+  }
+
+  /** Removes a settled request's entries that have not reached a batch yet. */
+  function dropPending(group: Group<TResult>): void {
+    pending = pending.filter((e) => {
+      if (e.group !== group) return true;
+      pendingTokens -= e.length;
+      return false;
+    });
   }
 
   function batchIsReady(): boolean {
@@ -164,7 +195,7 @@ export function createEncoderQueue<TItem, TResult>(
       for (const { group } of batch) {
         if (group.settled) continue;
         group.settled = true;
-        pending = pending.filter((e) => e.group !== group);
+        dropPending(group);
         group.reject(err);
       }
     } finally {
@@ -183,14 +214,26 @@ export function createEncoderQueue<TItem, TResult>(
           }),
         );
       }
+      const tokens = items.reduce((n, i) => n + i.length, 0);
+      const maxTokens = limits.maxQueuedTokens ?? Infinity;
+      if (tokens > maxTokens) {
+        return Promise.reject(
+          new RuntimeError('invalid_request', `This request has ${tokens} tokens to encode; this model takes at most ${maxTokens} per request. Split it into smaller requests.`),
+        );
+      }
+      if (pendingTokens + tokens > maxTokens) {
+        return Promise.reject(
+          new RuntimeError('queue_full', `The model's queue is full (${pendingTokens} tokens waiting); retry shortly.`, { retryAfterSeconds: 1 }),
+        );
+      }
       if (items.length === 0) return Promise.resolve([]);
       return new Promise<TResult[]>((resolve, reject) => {
-        const group: Group<TResult> = { results: new Array(items.length), remaining: items.length, settled: false, resolve, reject };
+        const group: Group<TResult> = { results: new Array(items.length), remaining: items.length, dispatched: 0, settled: false, resolve, reject };
         const onAbort = () => {
           if (group.settled) return;
           group.settled = true;
           // Drop this request's sequences that have not reached a backend run yet.
-          pending = pending.filter((e) => e.group !== group);
+          dropPending(group);
           reject(new RuntimeError('cancelled', 'The request was cancelled by the client.'));
         };
         signal?.addEventListener('abort', onAbort, { once: true });
@@ -199,6 +242,7 @@ export function createEncoderQueue<TItem, TResult>(
         group.reject = (e) => (cleanup(), reject(e));
         const queuedAt = performance.now();
         items.forEach(({ item, length }, slot) => pending.push({ item, length, queuedAt, slot, group }));
+        pendingTokens += tokens;
         schedule();
       });
     },

@@ -1,6 +1,8 @@
 // Continuous batching for one decoder model. Each iteration: sequences that finished or whose
 // client left are dropped (their KV rows freed), waiting sequences are prefilled together and
 // join the batch, then every running sequence advances one token in a single backend run.
+// Admission counts sequences, not requests, and free slots go to the request running the fewest
+// sequences, so one large request cannot hold the model while small ones wait.
 import type { Backend, Feeds, Tensor } from '../backends/backend.ts';
 import { RuntimeError } from '../errors.ts';
 import {
@@ -27,8 +29,11 @@ export interface SchedulerLimits {
   maxRunning: number;
   /** Most padded prompt tokens prefilled in one run (one sequence always goes). */
   maxBatchTokens: number;
-  /** Most requests waiting to start; one more is refused with queue_full. */
-  maxQueued: number;
+  /**
+   * Most sequences waiting to start beyond the free running slots; a request that would go over
+   * is refused with queue_full.
+   */
+  maxQueuedSequences: number;
 }
 
 /** One request's sequences and where their output goes. */
@@ -53,6 +58,10 @@ interface SubmissionState {
   cancelled: boolean;
   failed: boolean;
   remaining: number;
+  /** Sequences of this submission in the running batch (fair admission reads it). */
+  running: number;
+  /** Submission order: ties in fairness go to the older request. */
+  order: number;
   /** Detaches the abort listener once the submission has settled. */
   release: () => void;
 }
@@ -79,6 +88,9 @@ export function createScheduler(model: DecoderModel, limits: SchedulerLimits): S
   let running: Entry[] = [];
   let cache: KvCache = emptyCache(layout, 0);
   let looping = false;
+  let submitted = 0;
+  /** Sequences taken from the queue whose prefill is running: they hold slots already. */
+  let admitting = 0;
   const stats: SchedulerStats = { running: 0, waiting: 0, steps: 0, prefills: 0, largestDecodeBatch: 0 };
   const sync = () => {
     stats.running = running.length;
@@ -110,9 +122,23 @@ export function createScheduler(model: DecoderModel, limits: SchedulerLimits): S
       if (!e.sequence.finished && !e.state.cancelled && !e.state.failed) keep.push(row);
     });
     if (keep.length === running.length) return;
+    running.forEach((e, row) => {
+      if (!keep.includes(row)) e.state.running--;
+    });
     cache = keepRows(layout, cache, keep);
     running = keep.map((row) => running[row] as Entry);
     sync();
+  }
+
+  /** The waiting sequence whose request runs the fewest sequences now (ties: the oldest request). */
+  function fairest(): number {
+    let best = 0;
+    for (let i = 1; i < waiting.length; i++) {
+      const a = (waiting[i] as Entry).state;
+      const b = (waiting[best] as Entry).state;
+      if (a.running < b.running || (a.running === b.running && a.order < b.order)) best = i;
+    }
+    return best;
   }
 
   function takeAdmissions(): Entry[] {
@@ -120,11 +146,13 @@ export function createScheduler(model: DecoderModel, limits: SchedulerLimits): S
     const admitted: Entry[] = [];
     let longest = 0;
     while (admitted.length < slots && waiting.length > 0) {
-      const next = waiting[0] as Entry;
+      const at = fairest();
+      const next = waiting[at] as Entry;
       const nextLongest = Math.max(longest, next.sequence.prompt.length);
       if (admitted.length > 0 && nextLongest * (admitted.length + 1) > limits.maxBatchTokens) break;
       admitted.push(next);
-      waiting.shift();
+      waiting.splice(at, 1);
+      next.state.running++;
       longest = nextLongest;
     }
     sync();
@@ -203,15 +231,19 @@ export function createScheduler(model: DecoderModel, limits: SchedulerLimits): S
         dropLeavers();
         const admitted = takeAdmissions();
         if (admitted.length > 0) {
+          admitting = admitted.length;
           try {
             await prefill(admitted);
           } catch (err) {
             // The batch cache went to the failed run: every sequence in flight fails with it.
             fail([...admitted, ...running], wrap(err));
+            for (const e of [...admitted, ...running]) e.state.running--;
             running = [];
             cache = emptyCache(layout, 0);
             sync();
             continue;
+          } finally {
+            admitting = 0;
           }
         }
         dropLeavers();
@@ -220,6 +252,7 @@ export function createScheduler(model: DecoderModel, limits: SchedulerLimits): S
           await decode();
         } catch (err) {
           fail(running, wrap(err));
+          for (const e of running) e.state.running--;
           running = [];
           cache = emptyCache(layout, 0);
           sync();
@@ -235,8 +268,14 @@ export function createScheduler(model: DecoderModel, limits: SchedulerLimits): S
     stats,
     submit(submission) {
       if (submission.signal?.aborted) throw new RuntimeError('cancelled', 'The request was cancelled by the client.');
-      if (new Set(waiting.map((e) => e.submission)).size >= limits.maxQueued) {
-        throw new RuntimeError('queue_full', `The model's queue is full (${limits.maxQueued} requests waiting); retry shortly.`, { retryAfterSeconds: 1 });
+      // Waiting sequences fill the free slots first; beyond them maxQueuedSequences may wait.
+      const room = limits.maxQueuedSequences + Math.max(0, limits.maxRunning - running.length - admitting) - waiting.length;
+      if (submission.sequences.length > room) {
+        throw new RuntimeError(
+          'queue_full',
+          `The model's queue is full (${waiting.length} sequences waiting, ${running.length} running; this request adds ${submission.sequences.length}); retry shortly.`,
+          { retryAfterSeconds: 1 },
+        );
       }
       const onAbort = () => {
         if (state.failed || state.remaining === 0) return;
@@ -250,6 +289,8 @@ export function createScheduler(model: DecoderModel, limits: SchedulerLimits): S
         cancelled: false,
         failed: false,
         remaining: submission.sequences.length,
+        running: 0,
+        order: submitted++,
         release: () => submission.signal?.removeEventListener('abort', onAbort),
       };
       const entries = submission.sequences.map((sequence, index) => ({ sequence, index, submission, state }));

@@ -1,5 +1,6 @@
 // The embeddings task: tokenize, batch through the encoder queue, pool, normalise, cut dimensions.
 import type { Backend } from '../backends/backend.ts';
+import { mapCooperatively } from '../cooperative.ts';
 import { createEncoderQueue, type EncoderQueue } from '../batching/encoder-queue.ts';
 import type { ModelEntry } from '../config.ts';
 import { RuntimeError } from '../errors.ts';
@@ -39,6 +40,7 @@ export function createEmbedder(entry: ModelEntry, manifest: ModelManifest, backe
       maxBatchTokens: entry.max_batch_tokens,
       maxWaitMs: entry.max_wait_ms,
       maxQueuedRequests: entry.max_queued_requests,
+      maxQueuedTokens: entry.max_queued_tokens,
     },
     async (sequences) => {
       const { feeds, width } = padEncoderBatch(backend, sequences, padId);
@@ -78,7 +80,8 @@ export function createEmbedder(entry: ModelEntry, manifest: ModelManifest, backe
         const why = entry.matryoshka ? `at most ${dimensions}` : `${dimensions} (the model is not configured as Matryoshka)`;
         throw new RuntimeError('invalid_request', `dimensions must be ${why}; got ${wanted}.`, { param: 'dimensions' });
       }
-      const sequences = request.inputs.map(encode);
+      // Each text is tokenized only as far as the model reads it, a few milliseconds at a time.
+      const sequences = await mapCooperatively(request.inputs, encode, request.signal);
       const vectors = await queue.submit(
         sequences.map((s) => ({ item: s, length: s.ids.length })),
         request.signal,

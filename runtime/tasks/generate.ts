@@ -4,6 +4,7 @@ import type { Backend } from '../backends/backend.ts';
 import { createScheduler, type Scheduler } from '../batching/scheduler.ts';
 import { createChatTemplate, type ChatTemplate } from '../chat-template.ts';
 import type { ModelEntry } from '../config.ts';
+import { mapCooperatively } from '../cooperative.ts';
 import { RuntimeError } from '../errors.ts';
 import { createEventStream } from '../generation/event-stream.ts';
 import type { KvLayout } from '../generation/kv-cache.ts';
@@ -17,7 +18,8 @@ import type { GeneratePrompt, GeneratedToken, GenerateRequest, Generation, Gener
 
 export interface Generator {
   readonly scheduler: Scheduler;
-  generate(request: GenerateRequest): Generation;
+  /** Tokenizes (cooperatively, bounded by the context) and submits; rejects before any output. */
+  generate(request: GenerateRequest): Promise<Generation>;
 }
 
 const KNOWN_INPUTS = /^(input_ids|attention_mask|position_ids|past_key_values\.\d+\.(key|value))$/;
@@ -73,7 +75,7 @@ export function createGenerator(entry: ModelEntry, manifest: ModelManifest, back
   const template: ChatTemplate | undefined = manifest.chatTemplate ? createChatTemplate(manifest.chatTemplate, manifest.tokenizerConfig) : undefined;
   const scheduler = createScheduler(
     { backend, layout, hasPositionIds: backend.inputs.some((i) => i.name === 'position_ids'), padId },
-    { maxRunning: entry.max_running_sequences, maxBatchTokens: entry.max_batch_tokens, maxQueued: entry.max_queued_requests },
+    { maxRunning: entry.max_running_sequences, maxBatchTokens: entry.max_batch_tokens, maxQueuedSequences: entry.max_queued_sequences },
   );
   const decode = (ids: readonly number[]) => tokenizer.decode(ids, { skipSpecialTokens: true });
   const textOf = (id: number) => tokenizer.decode([id], { skipSpecialTokens: false });
@@ -86,18 +88,32 @@ export function createGenerator(entry: ModelEntry, manifest: ModelManifest, back
     top: scored.top.map(alternative),
   });
 
+  const tooLong = (what: string) =>
+    new RuntimeError('context_length_exceeded', `This model's maximum context length is ${manifest.maxLength} tokens; the prompt has ${what}. Shorten the prompt.`, {
+      param: 'prompt',
+    });
+
+  /**
+   * A prompt's ids. Text is tokenized only as far as the context reaches: a prompt longer than the
+   * context is refused after about maxLength tokens of work, whatever its size.
+   */
   function promptIds(prompt: GeneratePrompt): number[] {
     if ('tokens' in prompt) {
       const bad = prompt.tokens.find((id) => id >= tokenizer.vocabSize);
       if (bad !== undefined) throw new RuntimeError('invalid_request', `Token id ${bad} is outside the vocabulary (size ${tokenizer.vocabSize}).`, { param: 'prompt' });
+      if (prompt.tokens.length >= manifest.maxLength) throw tooLong(`${prompt.tokens.length} tokens`);
       return prompt.tokens;
     }
-    if ('text' in prompt) return tokenizer.encodeSingle(prompt.text, Number.MAX_SAFE_INTEGER).ids;
-    if (!template) {
+    let encoded: { ids: number[]; truncated: boolean };
+    if ('text' in prompt) encoded = tokenizer.encodeSingle(prompt.text, manifest.maxLength);
+    else if (!template) {
       throw new RuntimeError('invalid_request', `The model '${entry.name}' has no chat template; use /v3/completions with a prompt.`, { param: 'messages' });
+    } else {
+      // The template writes the special tokens itself (as transformers' apply_chat_template).
+      encoded = tokenizer.encodePrefix(template(prompt.messages), manifest.maxLength);
     }
-    // The template writes the special tokens itself (as transformers' apply_chat_template).
-    return tokenizer.encodeRaw(template(prompt.messages));
+    if (encoded.truncated) throw tooLong(`more than ${manifest.maxLength} tokens`);
+    return encoded.ids;
   }
 
   function samplingOf(request: GenerateRequest): SamplingParams {
@@ -123,11 +139,20 @@ export function createGenerator(entry: ModelEntry, manifest: ModelManifest, back
 
   return {
     scheduler,
-    generate(request) {
-      const prompts = request.prompts.map(promptIds);
-      const sampling = samplingOf(request);
-      const maxTokens = request.maxTokens ?? defaults.maxTokens;
+    async generate(request) {
       const perPrompt = Math.max(request.n, request.bestOf ?? request.n);
+      // Admission counts work: every prompt x candidate is a sequence. Decided before tokenizing.
+      const asked = request.prompts.length * perPrompt;
+      if (asked > entry.max_sequences_per_request) {
+        throw new RuntimeError(
+          'invalid_request',
+          `This request asks for ${asked} sequences (${request.prompts.length} prompt(s) x ${perPrompt}); this model takes at most ${entry.max_sequences_per_request} per request.`,
+          { param: request.bestOf !== undefined && request.bestOf > request.n ? 'bestOf' : 'n' },
+        );
+      }
+      const sampling = samplingOf(request);
+      const prompts = await mapCooperatively(request.prompts, promptIds, request.signal);
+      const maxTokens = request.maxTokens ?? defaults.maxTokens;
       for (const ids of prompts) {
         if (ids.length === 0) throw new RuntimeError('invalid_request', 'The prompt is empty.', { param: 'prompt' });
         const room = manifest.maxLength - ids.length;

@@ -1,4 +1,5 @@
 // The rerank task: score (query, document) pairs with a cross-encoder, best first.
+import { mapCooperatively } from '../cooperative.ts';
 import { createEncoderQueue, type EncoderQueue } from '../batching/encoder-queue.ts';
 import type { Backend } from '../backends/backend.ts';
 import type { ModelEntry } from '../config.ts';
@@ -34,6 +35,7 @@ export function createReranker(entry: ModelEntry, manifest: ModelManifest, backe
       maxBatchTokens: entry.max_batch_tokens,
       maxWaitMs: entry.max_wait_ms,
       maxQueuedRequests: entry.max_queued_requests,
+      maxQueuedTokens: entry.max_queued_tokens,
     },
     async (pairs) => {
       const { feeds } = padEncoderBatch(backend, pairs, padId);
@@ -47,12 +49,23 @@ export function createReranker(entry: ModelEntry, manifest: ModelManifest, backe
   return {
     queue,
     async rerank(request) {
-      const query = tokenizer.encodeRaw(request.query);
-      const pairs = request.documents.map((doc) => {
-        const encoded = tokenizer.encodePair(query, tokenizer.encodeRaw(doc), manifest.maxLength, request.maxTokensPerDoc);
-        assertFits(encoded, manifest.maxLength, entry.truncate, 'documents');
-        return encoded;
-      });
+      // Query and documents are tokenized only as far as the model reads them, cooperatively.
+      const query = tokenizer.encodePrefix(request.query, manifest.maxLength);
+      if (query.truncated && !entry.truncate) {
+        throw new RuntimeError('context_length_exceeded', `The query is longer than the model's maximum of ${manifest.maxLength} tokens.`, { param: 'query' });
+      }
+      const docLimit = Math.min(request.maxTokensPerDoc ?? manifest.maxLength, manifest.maxLength);
+      const pairs = await mapCooperatively(
+        request.documents,
+        (doc) => {
+          const cut = tokenizer.encodePrefix(doc, docLimit);
+          const encoded = tokenizer.encodePair(query.ids, cut.ids, manifest.maxLength, request.maxTokensPerDoc);
+          // A document cut to the model's limit also overflows the pair, so encodePair reports it.
+          assertFits({ ...encoded, truncated: encoded.truncated || query.truncated }, manifest.maxLength, entry.truncate, 'documents');
+          return encoded;
+        },
+        request.signal,
+      );
       const scores = await queue.submit(
         pairs.map((p) => ({ item: p, length: p.ids.length })),
         request.signal,

@@ -18,7 +18,7 @@ describe('openai client against a listening server (generation)', () => {
   beforeAll(async () => {
     server = await startServer(fixtureConfig([
       { fixture: 'tiny-chat', task: 'text-generation', name: 'tiny-chat' },
-      { fixture: 'tiny-chat', task: 'text-generation', name: 'one-at-a-time', max_running_sequences: 1, max_queued_requests: 1 },
+      { fixture: 'tiny-chat', task: 'text-generation', name: 'one-at-a-time', max_running_sequences: 1, max_queued_sequences: 1 },
     ]));
     client = new OpenAI({ baseURL: `${server.url}/v3`, apiKey: 'unused', maxRetries: 0 });
   });

@@ -142,8 +142,8 @@ describe('POST /v3/chat/completions', () => {
   it('sends `: ping` comments while nothing else is sent', async () => {
     const { app, runtime } = setup(1);
     const original = runtime.generate;
-    runtime.generate = (request) => {
-      const g = original(request);
+    runtime.generate = async (request) => {
+      const g = await original(request);
       return {
         ...g,
         async *[Symbol.asyncIterator]() {

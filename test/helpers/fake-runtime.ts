@@ -41,11 +41,11 @@ export function createFakeRuntime(models: Array<Pick<ModelInfo, 'name' | 'task'>
       promptTokens: 10,
     }),
     onGenerate: scriptedEvents,
-    generate(request): Generation {
+    async generate(request): Promise<Generation> {
       fake.calls.generate.push(request);
       const events = fake.onGenerate(request);
       const first = events[0];
-      if (first instanceof Error) throw first; // errors before any output throw synchronously
+      if (first instanceof Error) throw first; // errors before any output reject the call
       let completion = 0;
       return {
         promptTokens: 7,

@@ -8,7 +8,9 @@ export interface Collected {
   logprobs: number[][];
 }
 
-export async function collect(generation: Generation): Promise<Collected> {
+/** Takes the generation or the promise runtime.generate() returns. */
+export async function collect(started: Generation | Promise<Generation>): Promise<Collected> {
+  const generation = await started;
   const out: Collected = { text: [], ids: [], finish: [], logprobs: [] };
   for (let i = 0; i < generation.choices; i++) out.text.push(''), out.ids.push([]), out.finish.push(undefined), out.logprobs.push([]);
   for await (const e of generation) {

@@ -86,7 +86,7 @@ describe.runIf(sharedModelsAvailable)('parity with ../shared/models REFERENCE.js
   afterAll(() => runtime.close());
 
   it('renders the chat template and generates the reference ids (30 greedy tokens)', async () => {
-    const g = runtime.generate({ model: 'smol', prompts: [{ messages: ref.chat.messages }], n: 1, maxTokens: 30, temperature: 0 });
+    const g = await runtime.generate({ model: 'smol', prompts: [{ messages: ref.chat.messages }], n: 1, maxTokens: 30, temperature: 0 });
     expect(g.promptTokens).toBe(ref.chat.prompt_input_ids.length);
     const out = await collect(g);
     expect(out.ids[0]).toEqual(ref.chat.generated_token_ids);

@@ -13,7 +13,7 @@ describe('text generation on the tiny Llama fixture', () => {
     runtime = createRuntime(
       fixtureConfig([
         { fixture: 'tiny-chat', task: 'text-generation', name: 'chat' },
-        { fixture: 'tiny-chat', task: 'text-generation', name: 'single', max_running_sequences: 1, max_queued_requests: 1 },
+        { fixture: 'tiny-chat', task: 'text-generation', name: 'single', max_running_sequences: 1, max_queued_sequences: 1 },
       ]),
       { log: () => {} },
     );
@@ -74,7 +74,7 @@ describe('text generation on the tiny Llama fixture', () => {
   });
 
   it('reports log-probabilities of the chosen token and its alternatives', async () => {
-    const g = runtime.generate({ ...base, temperature: 0, maxTokens: 3, logprobs: 2 });
+    const g = await runtime.generate({ ...base, temperature: 0, maxTokens: 3, logprobs: 2 });
     for await (const e of g) {
       if (e.type !== 'delta') continue;
       const [t] = e.tokens!;
@@ -89,16 +89,16 @@ describe('text generation on the tiny Llama fixture', () => {
     expect(out.text[0]!.startsWith('The capital of France is')).toBe(true);
   });
 
-  it('refuses a prompt plus max_tokens beyond the context, naming both numbers', () => {
-    expect(() => runtime.generate({ ...base, maxTokens: 5000 })).toThrow(/maximum context length is 1024 tokens; the prompt has 5 tokens plus 5000/);
-    expect(() => runtime.generate({ ...base, prompts: [{ tokens: Array(1024).fill(5) }] })).toThrow(/context length/);
-    expect(() => runtime.generate({ ...base, prompts: [{ tokens: [99999] }] })).toThrow(/outside the vocabulary/);
-    expect(() => runtime.generate({ ...base, logitBias: { 99999: 1 } })).toThrow(/logit_bias/);
+  it('refuses a prompt plus max_tokens beyond the context, naming both numbers', async () => {
+    await expect(runtime.generate({ ...base, maxTokens: 5000 })).rejects.toThrow(/maximum context length is 1024 tokens; the prompt has 5 tokens plus 5000/);
+    await expect(runtime.generate({ ...base, prompts: [{ tokens: Array(1024).fill(5) }] })).rejects.toThrow(/context length/);
+    await expect(runtime.generate({ ...base, prompts: [{ tokens: [99999] }] })).rejects.toThrow(/outside the vocabulary/);
+    await expect(runtime.generate({ ...base, logitBias: { 99999: 1 } })).rejects.toThrow(/logit_bias/);
   });
 
   it('a cancelled request leaves the batch within a step and frees its slot; others finish', async () => {
     const controller = new AbortController();
-    const long = runtime.generate({ ...base, maxTokens: 500, ignoreEos: true, signal: controller.signal });
+    const long = await runtime.generate({ ...base, maxTokens: 500, ignoreEos: true, signal: controller.signal });
     const other = run({ temperature: 0, maxTokens: 12 });
     let steps = 0;
     const consumed = (async () => {
@@ -113,13 +113,13 @@ describe('text generation on the tiny Llama fixture', () => {
 
   it('answers queue_full at once when the waiting queue is at its limit, and completes the accepted', async () => {
     const long = { model: 'single', prompts: [{ text: 'x' }], n: 1, maxTokens: 400, ignoreEos: true } satisfies GenerateRequest;
-    const a = collect(runtime.generate(long));
-    const b = collect(runtime.generate(long));
+    const started = [await runtime.generate(long), await runtime.generate(long)];
+    const [a, b] = started.map(collect);
     // The first is admitted at once (its prefill starts), the second waits; the next is refused.
     expect(runtime.generationStats('single').waiting).toBe(1);
-    expect(() => runtime.generate(long)).toThrow(expect.objectContaining({ kind: 'queue_full', retryAfterSeconds: 1 }));
-    expect((await a).ids[0]).toHaveLength(400);
-    expect((await b).ids[0]).toHaveLength(400);
+    await expect(runtime.generate(long)).rejects.toThrow(expect.objectContaining({ kind: 'queue_full', retryAfterSeconds: 1 }));
+    expect((await a!).ids[0]).toHaveLength(400);
+    expect((await b!).ids[0]).toHaveLength(400);
   });
 });
 
@@ -150,7 +150,7 @@ describe('a model without a chat template', () => {
 
   it('serves completions, and answers chat with a clear 400-kind error', async () => {
     expect((await collect(runtime().generate({ model: 'm', prompts: [{ text: 'hi' }], n: 1, maxTokens: 2 }))).ids[0]).toHaveLength(2);
-    expect(() => runtime().generate({ model: 'm', prompts: [{ messages: [{ role: 'user', content: 'hi' }] }], n: 1 })).toThrow(
+    await expect(runtime().generate({ model: 'm', prompts: [{ messages: [{ role: 'user', content: 'hi' }] }], n: 1 })).rejects.toThrow(
       expect.objectContaining({ kind: 'invalid_request', param: 'messages', message: expect.stringMatching(/no chat template/) }),
     );
   });
