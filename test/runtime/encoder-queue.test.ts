@@ -189,3 +189,48 @@ describe('padding-aware batch choice', () => {
     expect(chooseBatch([16, 16, 16, 16, 16, 16], limits)).toEqual([0, 1, 2, 3]);
   });
 });
+
+describe('encoder queue admission counts work', () => {
+  it('refuses a request with more tokens than the queue holds (400-kind), and one that would overflow it (429)', async () => {
+    const r = controllableRunner();
+    const q = createEncoderQueue({ ...limits, maxQueuedTokens: 10 }, r.run);
+    await expect(q.submit([{ item: 'x', length: 11 }])).rejects.toMatchObject({ kind: 'invalid_request' });
+    const running = q.submit([{ item: 'a', length: 2 }]); // dispatched at once: no longer waiting
+    await tick();
+    const waiting = q.submit([{ item: 'b', length: 6 }]);
+    await expect(q.submit([{ item: 'c', length: 5 }])).rejects.toMatchObject({ kind: 'queue_full', retryAfterSeconds: 1 });
+    const fits = q.submit([{ item: 'd', length: 4 }]);
+    r.finish[0]?.();
+    await until(() => r.finish.length === 2);
+    r.finish[1]?.();
+    await expect(Promise.all([running, waiting, fits])).resolves.toEqual([['A'], ['B'], ['D']]);
+  });
+
+  it('a small request is not starved by a large one queued before it', async () => {
+    const r = controllableRunner();
+    const q = createEncoderQueue({ ...limits, maxBatchRequests: 4, maxBatchTokens: 1000 }, r.run);
+    let largeDone = false;
+    const large = q.submit(Array.from({ length: 40 }, (_, i) => ({ item: `l${i}`, length: 5 }))).then((v) => ((largeDone = true), v));
+    await tick();
+    const small = q.submit([{ item: 's', length: 5 }]);
+    let smallDone = false;
+    void small.then(() => (smallDone = true));
+    // Run batches one by one until the small request is answered.
+    for (let run = 0; !smallDone && run < 20; run++) {
+      await until(() => r.finish.length > run);
+      r.finish[run]?.();
+      await tick();
+      await tick();
+    }
+    expect(smallDone).toBe(true);
+    expect(largeDone).toBe(false);
+    // The batch after the first holds the small request: it was anchored on the request served least.
+    expect(r.runs.findIndex((batch) => batch.includes('s'))).toBe(1);
+    for (let run = 0; run < r.finish.length; run++) r.finish[run]?.();
+    for (let i = 0; !largeDone && i < 50; i++) {
+      await tick();
+      r.finish.forEach((f) => f());
+    }
+    await expect(large).resolves.toHaveLength(40);
+  });
+});
