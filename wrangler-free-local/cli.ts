@@ -1,12 +1,32 @@
-// `npm start`: reads flags and environment (PORT, HOST, ROUTE, OVSERVE_CONFIG) and serves.
+// `npm start`: reads flags and environment (PORT, HOST, ROUTE, OVSERVE_CONFIG, OVSERVE_DRAIN_TIMEOUT_S,
+// OVSERVE_ALLOWED_HOSTS) and serves.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../runtime/index.ts';
-import { closeOnSignals } from './lifecycle.ts';
+import { closeOnSignals, DEFAULT_DRAIN_TIMEOUT_MS } from './lifecycle.ts';
 import { parseRoute, serve } from './serve.ts';
 
 const DEFAULT_CONFIG = join(dirname(fileURLToPath(import.meta.url)), '..', 'models', 'config.json');
+
+/** OVSERVE_DRAIN_TIMEOUT_S: seconds a SIGTERM/SIGINT drain may take; unset or empty means the default. */
+function parseDrainTimeoutMs(value: string | undefined): number {
+  if (value === undefined || value.trim() === '') return DEFAULT_DRAIN_TIMEOUT_MS;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw new Error(`invalid OVSERVE_DRAIN_TIMEOUT_S "${value}"; use a number of seconds >= 0 (default ${DEFAULT_DRAIN_TIMEOUT_MS / 1000})`);
+  }
+  return seconds * 1000;
+}
+
+/** OVSERVE_ALLOWED_HOSTS: comma-separated host names (`.example.com` for a domain, `*` for any). */
+function parseAllowedHosts(value: string | undefined): string[] | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const hosts = value.split(',').map((h) => h.trim()).filter((h) => h !== '');
+  const bad = hosts.find((h) => h !== '*' && !/^\.?[a-z0-9.:[\]-]+$/i.test(h));
+  if (bad !== undefined) throw new Error(`invalid OVSERVE_ALLOWED_HOSTS entry "${bad}"; use host names, .domain suffixes or *`);
+  return hosts;
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -20,15 +40,17 @@ async function main(): Promise<void> {
   const configFile = values.config ?? process.env.OVSERVE_CONFIG ?? DEFAULT_CONFIG;
   const port = Number(values.port ?? process.env.PORT ?? 8000);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port "${values.port ?? process.env.PORT}"`);
+  const drainTimeoutMs = parseDrainTimeoutMs(process.env.OVSERVE_DRAIN_TIMEOUT_S);
   const running = await serve({
     config: loadConfigFile(configFile),
     port,
     host: values.host ?? process.env.HOST ?? '127.0.0.1',
     route: parseRoute(values.route ?? process.env.ROUTE),
+    allowedHosts: parseAllowedHosts(process.env.OVSERVE_ALLOWED_HOSTS),
   });
-  closeOnSignals(running, console.log);
+  closeOnSignals(running, console.log, { drainTimeoutMs });
   // A model that cannot load is fatal for a server process (the log line says why).
-  running.ready.catch(() => running.close().finally(() => process.exit(1)));
+  running.ready.catch(() => running.close({ timeoutMs: drainTimeoutMs, log: console.log }).finally(() => process.exit(1)));
 }
 
 main().catch((err: unknown) => {

@@ -1,46 +1,173 @@
-// Listening and graceful shutdown for a composed app: one place for ports, signals and draining.
-import { serve, type ServerType } from '@hono/node-server';
+// Listening and graceful shutdown for a composed app: one place for ports, timeouts, signals and draining.
+import { createAdaptorServer, type ServerType } from '@hono/node-server';
 import type { Hono } from 'hono';
+import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Runtime } from '../runtime/index.ts';
+
+/** How long a drain waits for requests in flight before it destroys every connection. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+
+/** setTimeout fires at once above this (with a warning), so longer drains are clamped to it. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * After the drain timeout the destroyed connections abort their generations; the models get this
+ * long to be freed before close() resolves anyway (process exit frees them in any case).
+ */
+const DISPOSE_GRACE_MS = 5_000;
+
+/**
+ * Slowloris defaults. Real clients send their headers in milliseconds, so 30 s (node: 60 s) only
+ * bounds how long a connection may dribble them. The whole request, body included, gets 300 s
+ * (node's default, kept explicit): large tensor or image uploads over slow links must still fit,
+ * and it does not limit how long a response (an SSE stream) may take. Node checks both on an
+ * interval (default 30 s); 5 s makes the bounds close to what they say at negligible cost.
+ */
+const SERVER_OPTIONS: ServerOptions = {
+  headersTimeout: 30_000,
+  requestTimeout: 300_000,
+  connectionsCheckingInterval: 5_000,
+};
+
+export interface CloseOptions {
+  /** How long to wait for requests in flight before destroying every connection (default 30 s). */
+  timeoutMs?: number;
+  /** Told when the timeout cuts connections. */
+  log?: (line: string) => void;
+}
 
 export interface RunningServer {
   /** The port actually bound (useful with port 0). */
   port: number;
   url: string;
   server: ServerType;
-  /** Stops accepting connections, lets requests in flight finish, frees the models. */
-  close(): Promise<void>;
+  /**
+   * Drains: new model requests get 503 (the listener and open connections keep answering, with
+   * `Connection: close`), requests in flight finish, then the listener closes, the idle
+   * connections are closed and the models freed. After `timeoutMs` every remaining connection is
+   * destroyed. Calling it again returns the same drain.
+   */
+  close(options?: CloseOptions): Promise<void>;
 }
 
 export function listen(app: Hono, runtime: Runtime, port: number, host: string): Promise<RunningServer> {
-  return new Promise((resolve) => {
-    const server = serve({ fetch: app.fetch, port, hostname: host }, (info: AddressInfo) => {
-      const url = `http://${host.includes(':') ? `[${host}]` : host}:${info.port}`;
+  // No createServer option is given, so @hono/node-server makes a plain node http.Server.
+  const server = createAdaptorServer({ fetch: app.fetch, hostname: host, serverOptions: SERVER_OPTIONS }) as Server;
+  const drainer = createDrainer(server, runtime);
+  let drain: Promise<void> | undefined;
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const { port: bound } = server.address() as AddressInfo;
       resolve({
-        port: info.port,
-        url,
+        port: bound,
+        url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`,
         server,
-        async close() {
-          const closed = new Promise<void>((done) => server.close(() => done()));
-          await runtime.close();
-          (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
-          await closed;
-        },
+        close: (options = {}) =>
+          (drain ??= drainer.drain(Math.min(options.timeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS, MAX_TIMER_MS), options.log ?? (() => {}))),
       });
     });
   });
 }
 
-/** SIGINT/SIGTERM drain the server once; a second signal exits at once. */
-export function closeOnSignals(running: RunningServer, log: (line: string) => void): void {
-  let stopping = false;
+interface Drainer {
+  drain(timeoutMs: number, log: (line: string) => void): Promise<void>;
+}
+
+/** Counts the HTTP requests in flight and runs the drain over the server and the runtime. */
+function createDrainer(server: Server, runtime: Runtime): Drainer {
+  let draining = false;
+  let inFlight = 0;
+  let idleWaiters: Array<() => void> = [];
+
+  // Prepended so the header is in place before the app's listener can write the response.
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+    inFlight++;
+    if (draining) res.setHeader('Connection', 'close');
+    const socket = req.socket;
+    res.once('close', () => {
+      inFlight--;
+      if (!draining) return;
+      // A response begun before the drain may have promised keep-alive (SSE streams say so
+      // explicitly); ending the socket once it is sent keeps the connection from idling on.
+      if (!socket.destroyed) socket.end();
+      if (inFlight === 0) {
+        const waiters = idleWaiters;
+        idleWaiters = [];
+        for (const done of waiters) done();
+      }
+    });
+  });
+
+  const requestsDone = () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((done) => idleWaiters.push(done)));
+
+  // server.close() stops listening and closes idle connections; it calls back once every
+  // connection has ended (with an error when it was not listening, which changes nothing here).
+  let listenerClosed: Promise<void> | undefined;
+  const closeListener = () => (listenerClosed ??= new Promise<void>((done) => server.close(() => done())));
+
+  return {
+    async drain(timeoutMs, log) {
+      draining = true;
+      let failure: { err: unknown } | undefined;
+      // From here every new model request is refused with not_ready, which routes answer as 503.
+      const runtimeClosed = runtime.close().catch((err: unknown) => {
+        failure = { err };
+      });
+      const drained = runtimeClosed.then(requestsDone).then(closeListener);
+      let deadline: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<true>((done) => (deadline = setTimeout(done, timeoutMs, true)));
+      if (await Promise.race([drained.then(() => false), timedOut])) {
+        log(`drain timeout after ${timeoutMs / 1000} s: closing ${inFlight} request(s) in flight and every open connection`);
+        const closed = closeListener();
+        server.closeAllConnections();
+        await Promise.race([Promise.all([runtimeClosed, closed]), delay(DISPOSE_GRACE_MS)]);
+      }
+      clearTimeout(deadline);
+      if (failure) throw failure.err;
+    },
+  };
+}
+
+/** A pause that does not keep the process alive by itself. */
+function delay(ms: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, ms).unref());
+}
+
+export interface SignalOptions {
+  /** How long a drain may take before connections are destroyed (default 30 s). */
+  drainTimeoutMs?: number;
+}
+
+/**
+ * A repeat this soon after the first signal is that signal delivered twice, not a second request:
+ * a terminal's Ctrl-C reaches npm and node alike and npm forwards its copy too, and systemd
+ * signals every process of the unit.
+ */
+export const REPEAT_WINDOW_MS = 1_000;
+
+/** SIGINT/SIGTERM drain the server once and exit 0; a later second signal exits at once with 1. */
+export function closeOnSignals(running: RunningServer, log: (line: string) => void, options: SignalOptions = {}): void {
+  const timeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+  let firstAt: number | undefined;
   const stop = (signal: string) => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    log(`${signal}: draining`);
-    running.close().then(
-      () => process.exit(0),
+    if (firstAt !== undefined) {
+      if (performance.now() - firstAt < REPEAT_WINDOW_MS) {
+        log(`${signal} again within ${REPEAT_WINDOW_MS / 1000} s: taken as the same request; still draining`);
+        return;
+      }
+      log(`${signal} again: exiting without draining`);
+      process.exit(1);
+    }
+    firstAt = performance.now();
+    log(`${signal}: draining (at most ${timeoutMs / 1000} s); another signal from ${REPEAT_WINDOW_MS / 1000} s on exits at once`);
+    running.close({ timeoutMs, log }).then(
+      () => {
+        log('drained; exiting');
+        process.exit(0);
+      },
       (err: unknown) => {
         console.error(err);
         process.exit(1);
