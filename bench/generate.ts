@@ -27,7 +27,7 @@ const promptIds = (i: number) => Array.from({ length: PROMPT_TOKENS }, (_, t) =>
 
 async function throughHttp() {
   const server = await startServerProcess(
-    { models: [{ name: MODEL, task: 'text-generation', path: MODEL_DIR, max_running_sequences: 16, max_queued_requests: 1024 }] },
+    { models: [{ name: MODEL, task: 'text-generation', path: MODEL_DIR, max_running_sequences: 16, max_queued_sequences: 1024 }] },
     WORK_DIR,
     PORT,
   );

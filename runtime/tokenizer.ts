@@ -62,12 +62,18 @@ const MAX_WORD = 32_768;
  */
 export function cutPoint(text: string, at: number): number {
   const floor = Math.floor(at * 0.75);
-  for (let i = at; i > floor; i--) if (/\s/.test(text[i] as string)) return i;
+  for (let i = at; i > floor; i--) if (isSpace(text.charCodeAt(i))) return i;
   const reach = Math.min(text.length, at + MAX_WORD);
-  for (let i = at; i < reach; i++) if (/\s/.test(text[i] as string)) return i;
+  for (let i = at; i < reach; i++) if (isSpace(text.charCodeAt(i))) return i;
   if (reach === text.length) return text.length;
   const code = text.charCodeAt(at - 1);
   return code >= 0xd800 && code <= 0xdbff ? at - 1 : at;
+}
+
+/** ASCII and Unicode whitespace, by code unit (a regex per character is slow on long texts). */
+function isSpace(code: number): boolean {
+  if (code <= 0x20) return code === 0x20 || (code >= 0x09 && code <= 0x0d);
+  return code === 0x85 || code === 0xa0 || code === 0x1680 || (code >= 0x2000 && code <= 0x200a) || code === 0x2028 || code === 0x2029 || code === 0x202f || code === 0x205f || code === 0x3000;
 }
 
 /** Where a post-processor puts its special tokens around one or two sequences. */

@@ -1,9 +1,10 @@
-// JSON body validation: valibot schemas through vValidator, failures as the OpenAI 400 envelope.
-import { vValidator } from '@hono/valibot-validator';
-import type { MiddlewareHandler } from 'hono';
+// JSON body validation: Content-Type, parse, depth, then the route's valibot schema; every
+// failure answered in the route's own envelope.
+import type { Env, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import type * as v from 'valibot';
+import * as v from 'valibot';
 import { errorResponse, invalidRequest, type ErrorFlavor } from './errors.ts';
+import { parseJsonBody } from './json-body.ts';
 
 type PathItem = NonNullable<v.BaseIssue<unknown>['path']>[number];
 
@@ -49,55 +50,34 @@ const startsWith = (path: readonly PathItem[], prefix: readonly PathItem[]) =>
 /** Deepest nesting a request body may have; no API here needs more than a handful of levels. */
 export const MAX_JSON_DEPTH = 64;
 
-/** How deep a parsed JSON value nests, counted without recursion (a hostile body cannot overflow it). */
-export function jsonDepthExceeds(value: unknown, limit: number): boolean {
-  const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
-  while (stack.length > 0) {
-    const { value: node, depth } = stack.pop() as { value: unknown; depth: number };
-    if (typeof node !== 'object' || node === null) continue;
-    if (depth >= limit) return true;
-    for (const child of Array.isArray(node) ? node : Object.values(node)) {
-      if (typeof child === 'object' && child !== null) stack.push({ value: child, depth: depth + 1 });
-    }
-  }
-  return false;
-}
-
 /** `application/json`, with or without parameters such as charset. */
 const JSON_TYPE = /^application\/json\s*(;.*)?$/i;
 
 /**
- * Only a JSON Content-Type is read as JSON: a page can send text/plain or a form without a CORS
- * preflight, so reading those as JSON would let any web page drive a local server. Then the
- * parsed body's depth is bounded before any schema or handler walks it.
+ * The JSON body of a route, validated by `schema`, as `c.req.valid('json')`. Only a JSON
+ * Content-Type is read as JSON: a page can send text/plain or a form without a CORS preflight,
+ * so reading those would let any web page drive a local server (415 instead). The body is
+ * parsed once, off the event loop when large, its depth bounded before anything walks it.
  */
-function jsonOnly(flavor: ErrorFlavor): MiddlewareHandler {
-  return async (c, next) => {
+export function jsonBody<S extends v.GenericSchema>(schema: S, flavor: ErrorFlavor = 'openai') {
+  const middleware: MiddlewareHandler<Env, string, { in: { json: v.InferInput<S> }; out: { json: v.InferOutput<S> } }> = async (c, next) => {
     const type = c.req.header('Content-Type');
     if (type === undefined || !JSON_TYPE.test(type)) {
       const sent = type === undefined ? 'no Content-Type' : `Content-Type '${type.slice(0, 100)}'`;
       return errorResponse(c, new HTTPException(415, { message: `Unsupported Media Type: this route takes 'application/json'; the request has ${sent}.` }), flavor);
     }
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      return errorResponse(c, invalidRequest('The request body is not valid JSON.'), flavor);
+    const parsed = await parseJsonBody(await c.req.arrayBuffer(), MAX_JSON_DEPTH);
+    if (!parsed.ok) {
+      const message = parsed.reason === 'depth' ? `The request body nests deeper than ${MAX_JSON_DEPTH} levels.` : 'The request body is not valid JSON.';
+      return errorResponse(c, invalidRequest(message), flavor);
     }
-    if (jsonDepthExceeds(body, MAX_JSON_DEPTH)) {
-      return errorResponse(c, invalidRequest(`The request body nests deeper than ${MAX_JSON_DEPTH} levels.`), flavor);
-    }
-    await next();
-  };
-}
-
-export function jsonBody<S extends v.GenericSchema>(schema: S, flavor: ErrorFlavor = 'openai') {
-  return [
-    jsonOnly(flavor),
-    vValidator('json', schema, (result, c) => {
-      if (result.success) return;
+    const result = v.safeParse(schema, parsed.value);
+    if (!result.success) {
       const { message, param } = describe(result.issues);
       return errorResponse(c, invalidRequest(message, param), flavor);
-    }),
-  ] as const;
+    }
+    c.req.addValidatedData('json', result.output as object);
+    await next();
+  };
+  return [middleware] as const;
 }
