@@ -1,7 +1,9 @@
-// createApp: mounts the route apps over one runtime, with the shared error and not-found answers.
+// createApp: the mount table. Each route app declares paths relative to its mount and carries its
+// own error answers; this table says which app goes under which prefixes (adding one is a line),
+// which model tasks each needs, and adds health, models, the body limit and the host check.
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import type { Runtime } from '../runtime/index.ts';
+import type { ModelTask, Runtime } from '../runtime/index.ts';
 import { createChatCompletionsApp } from './chat-completions/index.ts';
 import { createCompletionsApp } from './completions/index.ts';
 import { createEmbeddingsApp } from './embeddings/index.ts';
@@ -11,15 +13,41 @@ import { createRerankApp } from './rerank/index.ts';
 import { bodyLimit } from './shared/body-limit.ts';
 import { errorResponse, flavorOf } from './shared/errors.ts';
 import { hostCheck } from './shared/host-check.ts';
-import { DEFAULT_SSE } from './shared/sse.ts';
+import { DEFAULT_SSE, type SseOptions } from './shared/sse.ts';
+
+/** One mount of a route app: its prefix, and for rerank the Cohere API version that prefix speaks. */
+interface Mount {
+  prefix: string;
+  apiVersion?: '1' | '2';
+}
+
+interface RouteEntry {
+  /** Model tasks the route serves: a one-route process loads only these. */
+  tasks: readonly ModelTask[];
+  mounts: readonly Mount[];
+  create(runtime: Runtime, context: { sse: SseOptions; mount: Mount }): Hono;
+}
+
+const OPENAI: readonly Mount[] = [{ prefix: '/v3' }, { prefix: '/v1' }];
 
 /** The independently deployable endpoints; models and health are always mounted. */
 export const ROUTES = {
-  chat: createChatCompletionsApp,
-  completions: createCompletionsApp,
-  embeddings: createEmbeddingsApp,
-  rerank: createRerankApp,
-} as const;
+  chat: { tasks: ['text-generation'], mounts: OPENAI, create: (runtime, { sse }) => createChatCompletionsApp(runtime, sse) },
+  completions: { tasks: ['text-generation'], mounts: OPENAI, create: (runtime, { sse }) => createCompletionsApp(runtime, sse) },
+  embeddings: { tasks: ['embeddings'], mounts: OPENAI, create: (runtime) => createEmbeddingsApp(runtime) },
+  rerank: {
+    tasks: ['rerank'],
+    // Cohere SDKs append /v1/rerank or /v2/rerank to their base URL, often set to .../v3.
+    mounts: [
+      { prefix: '/v3', apiVersion: '2' },
+      { prefix: '/v3/v2', apiVersion: '2' },
+      { prefix: '/v2', apiVersion: '2' },
+      { prefix: '/v3/v1', apiVersion: '1' },
+      { prefix: '/v1', apiVersion: '1' },
+    ],
+    create: (runtime, { mount }) => createRerankApp(runtime, { apiVersion: mount.apiVersion ?? '2' }),
+  },
+} as const satisfies Record<string, RouteEntry>;
 export type RouteName = keyof typeof ROUTES;
 export const ROUTE_NAMES = Object.keys(ROUTES) as RouteName[];
 
@@ -41,9 +69,12 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): Hono {
   if (options.allowedHosts) app.use(hostCheck(options.allowedHosts));
   app.use(bodyLimit(options.maxBodyBytes ?? 32 * 1024 * 1024));
   app.route('/', createHealthApp(runtime));
-  app.route('/', createModelsApp(runtime));
+  for (const { prefix } of OPENAI) app.route(prefix, createModelsApp(runtime));
   const sse = options.sseKeepAliveMs === undefined ? DEFAULT_SSE : { keepAliveMs: options.sseKeepAliveMs };
-  for (const name of options.routes ?? ROUTE_NAMES) app.route('/', ROUTES[name](runtime, sse));
+  for (const name of options.routes ?? ROUTE_NAMES) {
+    const route: RouteEntry = ROUTES[name];
+    for (const mount of route.mounts) app.route(mount.prefix, route.create(runtime, { sse, mount }));
+  }
   app.notFound((c) => errorResponse(c, new HTTPException(404, { message: `Unknown request URL: ${c.req.method} ${c.req.path}.` }), flavorOf(c.req.path)));
   app.onError((err, c) => errorResponse(c, err, flavorOf(c.req.path)));
   return app;

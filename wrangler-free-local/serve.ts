@@ -1,17 +1,9 @@
 // Composition: config -> fixtures -> runtime -> app -> listening server, for all routes or one.
-import { createApp, ROUTE_NAMES, type RouteName } from '../handlers/app.ts';
+import { createApp, ROUTE_NAMES, ROUTES, type RouteName } from '../handlers/app.ts';
 import { hostName, isLoopbackHost } from '../handlers/shared/host-check.ts';
 import { ensureFixtures } from '../models/ensure.ts';
 import { createRuntime, type ModelTask, type RepositoryConfig, type Runtime } from '../runtime/index.ts';
 import { listen, type RunningServer } from './lifecycle.ts';
-
-/** Which model tasks each route needs, so one-route processes load only those models. */
-const ROUTE_TASKS: Record<RouteName, ModelTask[]> = {
-  chat: ['text-generation'],
-  completions: ['text-generation'],
-  embeddings: ['embeddings'],
-  rerank: ['rerank'],
-};
 
 export interface ServeOptions {
   config: RepositoryConfig;
@@ -43,7 +35,8 @@ function hostsToAllow(bound: string, configured: readonly string[] | undefined):
 
 export async function serve(options: ServeOptions): Promise<RunningServer & { ready: Promise<void>; runtime: Runtime }> {
   const log = options.log ?? ((line: string) => console.log(line));
-  const tasks = options.route ? ROUTE_TASKS[options.route] : undefined;
+  // A one-route process loads only the models of the tasks its route serves.
+  const tasks: readonly ModelTask[] | undefined = options.route ? ROUTES[options.route].tasks : undefined;
   const config = tasks ? { models: options.config.models.filter((m) => tasks.includes(m.task)) } : options.config;
   ensureFixtures(config, log);
   const runtime = createRuntime(config, { log });

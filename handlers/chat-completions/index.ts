@@ -1,36 +1,35 @@
-// POST /v3/chat/completions (and /v1/chat/completions): OpenAI chat, unary or streamed.
-import { Hono } from 'hono';
+// POST /chat/completions (mounted under /v3 and /v1 by app.ts): OpenAI chat, unary or streamed.
+import type { Hono } from 'hono';
 import type { Runtime } from '../../runtime/index.ts';
 import { usageToWire } from '../shared/generation-params.ts';
 import { answerGeneration, responseHeader } from '../shared/generation-route.ts';
+import { createRouteApp } from '../shared/route-app.ts';
 import { DEFAULT_SSE, type SseOptions } from '../shared/sse.ts';
 import { jsonBody } from '../shared/validate.ts';
 import { ChatRequestSchema, fromWire, toChunk, toWire } from './wire.ts';
 
 export function createChatCompletionsApp(runtime: Runtime, sse: SseOptions = DEFAULT_SSE): Hono {
-  const app = new Hono();
-  for (const path of ['/v3/chat/completions', '/v1/chat/completions']) {
-    app.post(path, ...jsonBody(ChatRequestSchema), async (c) => {
-      const body = c.req.valid('json');
-      const header = responseHeader('chatcmpl', body.model);
-      const withLogprobs = body.logprobs === true;
-      const includeUsage = body.stream_options?.include_usage === true;
-      return answerGeneration(c, runtime, sse, {
-        stream: body.stream === true,
-        request: (signal) => fromWire(body, signal),
-        unary: (generation, choices) => toWire(header, choices, withLogprobs, generation.promptTokens, generation.completionTokens()),
-        async streamed(generation, out) {
-          for (let index = 0; index < generation.choices; index++) out.send(toChunk(header, includeUsage, { index, delta: { role: 'assistant', content: '' } }));
-          for await (const event of generation) {
-            if (event.type === 'finish') out.send(toChunk(header, includeUsage, { index: event.index, delta: {}, finishReason: event.reason }));
-            else if (event.text !== '' || event.tokens) {
-              out.send(toChunk(header, includeUsage, { index: event.index, delta: { content: event.text }, ...(event.tokens && withLogprobs ? { tokens: event.tokens } : {}) }));
-            }
+  const app = createRouteApp();
+  app.post('/chat/completions', ...jsonBody(ChatRequestSchema), async (c) => {
+    const body = c.req.valid('json');
+    const header = responseHeader('chatcmpl', body.model);
+    const withLogprobs = body.logprobs === true;
+    const includeUsage = body.stream_options?.include_usage === true;
+    return answerGeneration(c, runtime, sse, {
+      stream: body.stream === true,
+      request: (signal) => fromWire(body, signal),
+      unary: (generation, choices) => toWire(header, choices, withLogprobs, generation.promptTokens, generation.completionTokens()),
+      async streamed(generation, out) {
+        for (let index = 0; index < generation.choices; index++) out.send(toChunk(header, includeUsage, { index, delta: { role: 'assistant', content: '' } }));
+        for await (const event of generation) {
+          if (event.type === 'finish') out.send(toChunk(header, includeUsage, { index: event.index, delta: {}, finishReason: event.reason }));
+          else if (event.text !== '' || event.tokens) {
+            out.send(toChunk(header, includeUsage, { index: event.index, delta: { content: event.text }, ...(event.tokens && withLogprobs ? { tokens: event.tokens } : {}) }));
           }
-          if (includeUsage) out.send(toChunk(header, true, null, usageToWire(generation.promptTokens, generation.completionTokens())));
-        },
-      });
+        }
+        if (includeUsage) out.send(toChunk(header, true, null, usageToWire(generation.promptTokens, generation.completionTokens())));
+      },
     });
-  }
+  });
   return app;
 }

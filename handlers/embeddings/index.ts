@@ -1,17 +1,16 @@
-// POST /v3/embeddings (and /v1/embeddings): OpenAI-compatible embeddings.
-import { Hono } from 'hono';
+// POST /embeddings (mounted under /v3 and /v1 by app.ts): OpenAI-compatible embeddings.
+import type { Hono } from 'hono';
 import type { Runtime } from '../../runtime/index.ts';
+import { createRouteApp } from '../shared/route-app.ts';
 import { jsonBody } from '../shared/validate.ts';
 import { EmbeddingsRequestSchema, fromWire, toWire } from './wire.ts';
 
 export function createEmbeddingsApp(runtime: Runtime): Hono {
-  const app = new Hono();
-  for (const path of ['/v3/embeddings', '/v1/embeddings']) {
-    app.post(path, ...jsonBody(EmbeddingsRequestSchema), async (c) => {
-      const body = c.req.valid('json');
-      const result = await runtime.embed(fromWire(body, c.req.raw.signal));
-      return c.json(toWire(result, body.encoding_format));
-    });
-  }
+  const app = createRouteApp();
+  app.post('/embeddings', ...jsonBody(EmbeddingsRequestSchema), async (c) => {
+    const body = c.req.valid('json');
+    const result = await runtime.embed(fromWire(body, c.req.raw.signal));
+    return c.json(toWire(result, body.encoding_format));
+  });
   return app;
 }

@@ -1,38 +1,34 @@
-// POST /v3/rerank and the Cohere client paths (/v1/rerank, /v2/rerank, /v3/v1/rerank, /v3/v2/rerank).
-import { Hono } from 'hono';
+// POST /rerank: Cohere rerank, mounted by app.ts under /v3 and the Cohere client paths (/v1, /v2,
+// /v3/v1, /v3/v2); the mount says which API version answers.
+import type { Hono } from 'hono';
 import type { Runtime } from '../../runtime/index.ts';
-import { errorResponse, invalidRequest } from '../shared/errors.ts';
+import { invalidRequest } from '../shared/errors.ts';
+import { createRouteApp } from '../shared/route-app.ts';
 import { jsonBody } from '../shared/validate.ts';
 import { RerankRequestSchema, fromWire, toWire } from './wire.ts';
 
-const PATHS: ReadonlyArray<[string, '1' | '2']> = [
-  ['/v3/rerank', '2'],
-  ['/v3/v2/rerank', '2'],
-  ['/v2/rerank', '2'],
-  ['/v3/v1/rerank', '1'],
-  ['/v1/rerank', '1'],
-];
+export interface RerankAppOptions {
+  /** Cohere API version of this mount: v1 lets `model` be omitted and labels `meta` "1". */
+  apiVersion: '1' | '2';
+}
 
-export function createRerankApp(runtime: Runtime): Hono {
-  const app = new Hono();
+export function createRerankApp(runtime: Runtime, { apiVersion }: RerankAppOptions = { apiVersion: '2' }): Hono {
   // Cohere SDKs read `message` from error bodies; give them both envelopes on these paths.
-  app.onError((err, c) => errorResponse(c, err, 'cohere'));
+  const app = createRouteApp('cohere');
 
   /** Cohere v1 lets `model` be omitted; that is fine while exactly one rerank model is served. v2 requires it. */
-  function modelFor(requested: string | undefined, version: '1' | '2'): string {
+  function modelFor(requested: string | undefined): string {
     if (requested !== undefined) return requested;
-    if (version === '2') throw invalidRequest("Missing required parameter: 'model'.", 'model');
+    if (apiVersion === '2') throw invalidRequest("Missing required parameter: 'model'.", 'model');
     const rerankers = runtime.listModels().filter((m) => m.task === 'rerank');
     if (rerankers.length === 1) return (rerankers[0] as { name: string }).name;
     throw invalidRequest("Missing required parameter: 'model'.", 'model');
   }
 
-  for (const [path, version] of PATHS) {
-    app.post(path, ...jsonBody(RerankRequestSchema, 'cohere'), async (c) => {
-      const body = c.req.valid('json');
-      const result = await runtime.rerank(fromWire(body, modelFor(body.model, version), c.req.raw.signal));
-      return c.json(toWire(result, body, version));
-    });
-  }
+  app.post('/rerank', ...jsonBody(RerankRequestSchema, 'cohere'), async (c) => {
+    const body = c.req.valid('json');
+    const result = await runtime.rerank(fromWire(body, modelFor(body.model), c.req.raw.signal));
+    return c.json(toWire(result, body, apiVersion));
+  });
   return app;
 }
