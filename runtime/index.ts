@@ -11,9 +11,13 @@ export type {
   GeneratedToken,
   Generation,
   GenerationEvent,
+  InferRequest,
+  InferResult,
   ModelInfo,
+  ModelMetadata,
   RerankRequest,
   RerankResult,
   TokenAlternative,
 } from './types.ts';
 export type { SchedulerStats } from './batching/scheduler.ts';
+export { TENSOR_TYPES, type Tensor, type TensorData, type TensorInfo, type TensorType } from './backends/backend.ts';

@@ -1,4 +1,5 @@
 // Neutral request and result types shared by the runtime and its callers (camelCase, no wire names).
+import type { Tensor, TensorInfo } from './backends/backend.ts';
 import type { ModelTask } from './config.ts';
 
 export interface ModelInfo {
@@ -103,4 +104,28 @@ export interface Generation extends AsyncIterable<GenerationEvent> {
   completionTokens(): number;
   /** Choices in total: prompts x n. */
   readonly choices: number;
+}
+
+/** Any model run as it is: named tensors in, named tensors out (the `tensor` task). */
+export interface InferRequest {
+  model: string;
+  /** Every graph input by name; dims must match the graph's (dynamic ones free). */
+  inputs: Record<string, Tensor>;
+  /** Which outputs to return; all when omitted. */
+  outputs?: string[];
+  signal?: AbortSignal;
+}
+
+export interface InferResult {
+  model: string;
+  outputs: Record<string, Tensor>;
+}
+
+/** What a loaded model takes and gives, from its graph (symbolic dims are strings). */
+export interface ModelMetadata {
+  name: string;
+  task: ModelTask;
+  engine: 'onnxruntime' | 'openvino';
+  inputs: readonly TensorInfo[];
+  outputs: readonly TensorInfo[];
 }

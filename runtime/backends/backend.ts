@@ -1,9 +1,22 @@
 // The Backend interface: the only view tasks, batching and generation have of a native runtime.
 
 /** Element types the runtime exchanges with backends (the ONNX names). */
-export type TensorType = 'float32' | 'float16' | 'int64' | 'int32' | 'bool';
+export type TensorType = 'float32' | 'float16' | 'float64' | 'int8' | 'int16' | 'int32' | 'int64' | 'uint8' | 'uint16' | 'uint32' | 'uint64' | 'bool';
 
-export type TensorData = Float32Array | Uint16Array | BigInt64Array | Int32Array | Uint8Array;
+export const TENSOR_TYPES: readonly TensorType[] = ['float32', 'float16', 'float64', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'bool'];
+
+/** float16 travels as its raw bits (Uint16Array); bool as one byte per element. */
+export type TensorData =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | BigInt64Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | BigUint64Array;
 
 /** A dense row-major tensor, shared with the native side without copying where possible. */
 export interface Tensor {
@@ -38,17 +51,22 @@ export interface BackendOptions {
 
 export type BackendFactory = (modelFile: string, options: BackendOptions) => Promise<Backend>;
 
+const ARRAYS: Record<TensorType, new (length: number) => TensorData> = {
+  float32: Float32Array,
+  float16: Uint16Array,
+  float64: Float64Array,
+  int8: Int8Array,
+  int16: Int16Array,
+  int32: Int32Array,
+  int64: BigInt64Array,
+  uint8: Uint8Array,
+  uint16: Uint16Array,
+  uint32: Uint32Array,
+  uint64: BigUint64Array,
+  bool: Uint8Array,
+};
+
 export function allocate(type: TensorType, length: number): TensorData {
-  switch (type) {
-    case 'float32':
-      return new Float32Array(length);
-    case 'float16':
-      return new Uint16Array(length);
-    case 'int64':
-      return new BigInt64Array(length);
-    case 'int32':
-      return new Int32Array(length);
-    case 'bool':
-      return new Uint8Array(length);
-  }
+  return new ARRAYS[type](length);
 }
+

@@ -3,10 +3,10 @@
 // leaving the main event loop free for HTTP, streaming and cancellation.
 import * as ort from 'onnxruntime-node';
 import { parentPort } from 'node:worker_threads';
-import type { Tensor, TensorInfo, TensorType } from './backend.ts';
+import { TENSOR_TYPES, type Tensor, type TensorInfo, type TensorType } from './backend.ts';
 import { transferables, type LoadResult, type WorkerReply, type WorkerRequest } from './worker-protocol.ts';
 
-const KNOWN_TYPES: ReadonlySet<string> = new Set(['float32', 'float16', 'int64', 'int32', 'bool']);
+const KNOWN_TYPES: ReadonlySet<string> = new Set<string>(TENSOR_TYPES);
 const sessions = new Map<number, ort.InferenceSession>();
 let nextSession = 1;
 
