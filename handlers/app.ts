@@ -29,12 +29,17 @@ interface RouteEntry {
 }
 
 const OPENAI: readonly Mount[] = [{ prefix: '/v3' }, { prefix: '/v1' }];
+/**
+ * Seldon Core 2's per-model OpenAI routes: clients set base_url to .../v2/models/<model>/infer and
+ * the path supplies the model (handlers/shared/path-model.ts).
+ */
+const PER_MODEL: Mount = { prefix: '/v2/models/:model/infer' };
 
 /** The independently deployable endpoints; models and health are always mounted. */
 export const ROUTES = {
-  chat: { tasks: ['text-generation'], mounts: OPENAI, create: (runtime, { sse }) => createChatCompletionsApp(runtime, sse) },
-  completions: { tasks: ['text-generation'], mounts: OPENAI, create: (runtime, { sse }) => createCompletionsApp(runtime, sse) },
-  embeddings: { tasks: ['embeddings'], mounts: OPENAI, create: (runtime) => createEmbeddingsApp(runtime) },
+  chat: { tasks: ['text-generation'], mounts: [...OPENAI, PER_MODEL], create: (runtime, { sse }) => createChatCompletionsApp(runtime, sse) },
+  completions: { tasks: ['text-generation'], mounts: [...OPENAI, PER_MODEL], create: (runtime, { sse }) => createCompletionsApp(runtime, sse) },
+  embeddings: { tasks: ['embeddings'], mounts: [...OPENAI, PER_MODEL], create: (runtime) => createEmbeddingsApp(runtime) },
   rerank: {
     tasks: ['rerank'],
     // Cohere SDKs append /v1/rerank or /v2/rerank to their base URL, often set to .../v3.
@@ -44,6 +49,9 @@ export const ROUTES = {
       { prefix: '/v2', apiVersion: '2' },
       { prefix: '/v3/v1', apiVersion: '1' },
       { prefix: '/v1', apiVersion: '1' },
+      { prefix: PER_MODEL.prefix, apiVersion: '2' },
+      { prefix: `${PER_MODEL.prefix}/v2`, apiVersion: '2' },
+      { prefix: `${PER_MODEL.prefix}/v1`, apiVersion: '1' },
     ],
     create: (runtime, { mount }) => createRerankApp(runtime, { apiVersion: mount.apiVersion ?? '2' }),
   },

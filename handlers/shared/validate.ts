@@ -5,6 +5,7 @@ import { HTTPException } from 'hono/http-exception';
 import * as v from 'valibot';
 import { errorResponse, invalidRequest, type ErrorFlavor } from './errors.ts';
 import { parseJsonBody } from './json-body.ts';
+import { applyPathModel } from './path-model.ts';
 
 type PathItem = NonNullable<v.BaseIssue<unknown>['path']>[number];
 
@@ -58,6 +59,7 @@ const JSON_TYPE = /^application\/json\s*(;.*)?$/i;
  * Content-Type is read as JSON: a page can send text/plain or a form without a CORS preflight,
  * so reading those would let any web page drive a local server (415 instead). The body is
  * parsed once, off the event loop when large, its depth bounded before anything walks it.
+ * Under a per-model mount (/v2/models/:model/infer) the path supplies or checks the model.
  */
 export function jsonBody<S extends v.GenericSchema>(schema: S, flavor: ErrorFlavor = 'openai') {
   const middleware: MiddlewareHandler<Env, string, { in: { json: v.InferInput<S> }; out: { json: v.InferOutput<S> } }> = async (c, next) => {
@@ -71,7 +73,13 @@ export function jsonBody<S extends v.GenericSchema>(schema: S, flavor: ErrorFlav
       const message = parsed.reason === 'depth' ? `The request body nests deeper than ${MAX_JSON_DEPTH} levels.` : 'The request body is not valid JSON.';
       return errorResponse(c, invalidRequest(message), flavor);
     }
-    const result = v.safeParse(schema, parsed.value);
+    let body: unknown;
+    try {
+      body = applyPathModel(parsed.value, c.req.param('model'));
+    } catch (err) {
+      return errorResponse(c, err, flavor);
+    }
+    const result = v.safeParse(schema, body);
     if (!result.success) {
       const { message, param } = describe(result.issues);
       return errorResponse(c, invalidRequest(message, param), flavor);
