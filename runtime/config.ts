@@ -8,7 +8,7 @@ const positiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
 
 const ModelEntrySchema = v.strictObject({
   name: v.pipe(v.string(), v.minLength(1), v.regex(/^[\w.:/-]+$/, 'letters, digits and . _ - : / only')),
-  task: v.picklist(['embeddings', 'rerank', 'text-generation']),
+  task: v.picklist(['embeddings', 'rerank', 'text-generation', 'tensor']),
   path: v.pipe(v.string(), v.minLength(1)),
   file: v.optional(v.string()),
   backend: v.optional(v.picklist(['auto', 'onnxruntime', 'openvino']), 'auto'),

@@ -6,24 +6,34 @@ import { readManifest } from './manifest.ts';
 import { createEmbedder, type Embedder } from './tasks/embed.ts';
 import { createGenerator, type Generator } from './tasks/generate.ts';
 import { createReranker, type Reranker } from './tasks/rerank.ts';
+import { createTensorModel, type TensorModel } from './tasks/tensor.ts';
 import { createTokenizer } from './tokenizer.ts';
 import type { ModelInfo } from './types.ts';
 
 export type LoadedModel =
   | { info: ModelInfo; backend: Backend; task: 'embeddings'; embedder: Embedder }
   | { info: ModelInfo; backend: Backend; task: 'rerank'; reranker: Reranker }
-  | { info: ModelInfo; backend: Backend; task: 'text-generation'; generator: Generator };
+  | { info: ModelInfo; backend: Backend; task: 'text-generation'; generator: Generator }
+  | { info: ModelInfo; backend: Backend; task: 'tensor'; tensorModel: TensorModel };
 
 export async function loadModel(entry: ModelEntry, log: (line: string) => void): Promise<LoadedModel> {
+  const backendFor = () =>
+    selectBackend({
+      modelDir: entry.path,
+      file: entry.file,
+      choice: entry.backend,
+      options: { threads: entry.threads },
+      log: (line) => log(`${entry.name}: ${line}`),
+    });
+  // A tensor model is only its graph: no config.json, tokenizer or template is needed.
+  if (entry.task === 'tensor') {
+    const backend = await backendFor();
+    const info: ModelInfo = { name: entry.name, task: entry.task, created: Math.floor(Date.now() / 1000), engine: backend.engine, maxLength: 0 };
+    return { info, backend, task: 'tensor', tensorModel: createTensorModel(entry, backend) };
+  }
   const manifest = readManifest(entry.path);
   const tokenizer = createTokenizer(manifest.tokenizerJson, manifest.tokenizerConfig);
-  const backend = await selectBackend({
-    modelDir: entry.path,
-    file: entry.file,
-    choice: entry.backend,
-    options: { threads: entry.threads },
-    log: (line) => log(`${entry.name}: ${line}`),
-  });
+  const backend = await backendFor();
   const info: ModelInfo = {
     name: entry.name,
     task: entry.task,

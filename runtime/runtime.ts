@@ -2,7 +2,7 @@
 import type { RepositoryConfig } from './config.ts';
 import { RuntimeError } from './errors.ts';
 import { loadModel, type LoadedModel } from './load-model.ts';
-import type { EmbedRequest, EmbedResult, GenerateRequest, Generation, ModelInfo, RerankRequest, RerankResult } from './types.ts';
+import type { EmbedRequest, EmbedResult, GenerateRequest, Generation, InferRequest, InferResult, ModelInfo, ModelMetadata, RerankRequest, RerankResult } from './types.ts';
 import type { SchedulerStats } from './batching/scheduler.ts';
 import type { ModelTask } from './config.ts';
 
@@ -19,6 +19,10 @@ export interface Runtime {
    * output; failures after that come out of the stream.
    */
   generate(request: GenerateRequest): Promise<Generation>;
+  /** Runs a tensor model on named tensors (the Open Inference Protocol's infer). */
+  infer(request: InferRequest): Promise<InferResult>;
+  /** A loaded model's graph inputs and outputs; not_ready while it loads. */
+  modelMetadata(name: string): ModelMetadata;
   /** The continuous-batching scheduler's counters for a text-generation model. */
   generationStats(model: string): Readonly<SchedulerStats>;
   /** Stops taking requests (they get not_ready), waits for running ones, frees the models. */
@@ -85,6 +89,13 @@ export function createRuntime(config: RepositoryConfig, options: RuntimeOptions 
       ),
     embed: (request) => track(() => lookup(request.model, 'embeddings').embedder.embed(request)),
     rerank: (request) => track(() => lookup(request.model, 'rerank').reranker.rerank(request)),
+    infer: (request) => track(() => lookup(request.model, 'tensor').tensorModel.infer(request)),
+    modelMetadata(name) {
+      const entry = configured.get(name);
+      if (!entry) throw new RuntimeError('model_not_found', `The model '${name}' does not exist.`, { param: 'model' });
+      const model = lookup(name, entry.task);
+      return { name, task: entry.task, engine: model.backend.engine, inputs: model.backend.inputs, outputs: model.backend.outputs };
+    },
     async generate(request) {
       const generator = lookup(request.model, 'text-generation').generator;
       inFlight++;

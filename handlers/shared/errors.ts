@@ -23,16 +23,24 @@ const TABLE: Record<RuntimeErrorKind, ErrorRow> = {
   internal: { status: 500, type: 'server_error', code: null },
 };
 
-/** Which API's clients read the body: Cohere SDKs read a top-level `message`. */
-export type ErrorFlavor = 'openai' | 'cohere';
+/**
+ * Which API's clients read the body: OpenAI's `{"error": {...}}`; Cohere SDKs also read a
+ * top-level `message`; the Open Inference Protocol's body is `{"error": "<message>"}`.
+ */
+export type ErrorFlavor = 'openai' | 'cohere' | 'oip';
 
 /** The envelope for answers given before a route is chosen (body limit, host check, 404). */
-export const flavorOf = (path: string): ErrorFlavor => (/\/rerank$/.test(path) ? 'cohere' : 'openai');
+export const flavorOf = (path: string): ErrorFlavor => {
+  if (/\/rerank$/.test(path)) return 'cohere';
+  // OIP's own paths; the OpenAI routes mounted under /v2/models/{m}/infer/... keep OpenAI's envelope.
+  if (/^\/v2(\/|$)/.test(path) && !/\/infer\/./.test(path)) return 'oip';
+  return 'openai';
+};
 
 export interface WireError {
   status: ContentfulStatusCode;
   headers: Record<string, string>;
-  body: { error: { message: string; type: string; param: string | null; code: string | null }; message?: string };
+  body: { error: { message: string; type: string; param: string | null; code: string | null }; message?: string } | { error: string };
 }
 
 /** Runtime field names are camelCase; the wire's are snake_case. */
@@ -58,6 +66,7 @@ export function toWireError(err: unknown, flavor: ErrorFlavor = 'openai'): WireE
     row = TABLE.internal;
     message = 'The server had an error while processing your request.';
   }
+  if (flavor === 'oip') return { status: row.status, headers, body: { error: message } };
   const body: WireError['body'] = { error: { message, type: row.type, param, code: row.code } };
   if (flavor === 'cohere') body.message = message;
   return { status: row.status, headers, body };

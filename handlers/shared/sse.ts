@@ -2,7 +2,7 @@
 // else is sent, `data: [DONE]` at the end, an error frame after headers, and abort wiring so a
 // client that goes away stops its generation.
 import type { Context } from 'hono';
-import { toWireError } from './errors.ts';
+import { toWireError, type ErrorFlavor } from './errors.ts';
 
 export interface SseOptions {
   /** Send a `: ping` comment after this long without data (long prefill, proxies). */
@@ -20,9 +20,16 @@ const encoder = new TextEncoder();
 /**
  * Streams `produce`'s frames. `cancel` is the controller whose signal the generation got: it is
  * aborted when the client disconnects or stops reading. A throw from `produce` becomes a
- * `data: {"error": ...}` frame.
+ * `data: {"error": ...}` frame in the API's envelope; `ending.done` is the closing marker
+ * (OpenAI's `[DONE]`; the OIP generate extension sends none).
  */
-export function sseResponse(c: Context, options: SseOptions, cancel: AbortController, produce: (writer: SseWriter) => Promise<void>): Response {
+export function sseResponse(
+  c: Context,
+  options: SseOptions,
+  cancel: AbortController,
+  produce: (writer: SseWriter) => Promise<void>,
+  ending: { done: string | null; flavor: ErrorFlavor } = { done: '[DONE]', flavor: 'openai' },
+): Response {
   const abort = () => cancel.abort();
   const request = c.req.raw.signal;
   request.addEventListener('abort', abort, { once: true });
@@ -54,9 +61,11 @@ export function sseResponse(c: Context, options: SseOptions, cancel: AbortContro
       };
       produce(writer)
         .then(
-          () => write('data: [DONE]\n\n'),
+          () => {
+            if (ending.done !== null) write(`data: ${ending.done}\n\n`);
+          },
           (err: unknown) => {
-            if (!cancel.signal.aborted) write(`data: ${JSON.stringify(toWireError(err).body)}\n\n`);
+            if (!cancel.signal.aborted) write(`data: ${JSON.stringify(toWireError(err, ending.flavor).body)}\n\n`);
           },
         )
         .finally(() => {

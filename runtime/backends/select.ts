@@ -1,5 +1,5 @@
 // Chooses the engine for a model: OpenVINO when asked for or (auto) when it loads, else onnxruntime.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { RuntimeError } from '../errors.ts';
 import type { Backend, BackendOptions } from './backend.ts';
@@ -28,10 +28,22 @@ function probeOpenVino() {
   return openVinoProbe;
 }
 
+/**
+ * The model file: the configured one, else the transformers.js layout (onnx/model.onnx, or
+ * openvino_model.xml for OpenVINO), else model.onnx / model.xml at the top or in the highest
+ * numbered version folder (the OpenVINO Model Server and Triton repository layout).
+ */
 function resolveFile(modelDir: string, file: string | undefined, engine: 'onnxruntime' | 'openvino'): string {
   if (file) return join(modelDir, file);
-  const ir = join(modelDir, 'openvino_model.xml');
-  if (engine === 'openvino' && existsSync(ir)) return ir;
+  const names = engine === 'openvino' ? ['openvino_model.xml', 'model.xml', join('onnx', 'model.onnx'), 'model.onnx'] : [join('onnx', 'model.onnx'), 'model.onnx'];
+  const versions = existsSync(modelDir)
+    ? readdirSync(modelDir)
+        .filter((d) => /^\d+$/.test(d))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
+  for (const dir of ['', ...versions]) {
+    for (const name of names) if (existsSync(join(modelDir, dir, name))) return join(modelDir, dir, name);
+  }
   return join(modelDir, 'onnx', 'model.onnx');
 }
 

@@ -1,13 +1,15 @@
 // A scripted Runtime for handler tests: records the neutral requests, answers what the test says.
-import type { EmbedRequest, EmbedResult, GenerateRequest, Generation, GenerationEvent, ModelInfo, RerankRequest, RerankResult, Runtime, SchedulerStats } from '../../runtime/index.ts';
+import { RuntimeError, type EmbedRequest, type EmbedResult, type GenerateRequest, type Generation, type GenerationEvent, type InferRequest, type InferResult, type ModelInfo, type ModelMetadata, type RerankRequest, type RerankResult, type Runtime, type SchedulerStats } from '../../runtime/index.ts';
 
 export interface FakeRuntime extends Runtime {
-  calls: { embed: EmbedRequest[]; rerank: RerankRequest[]; generate: GenerateRequest[] };
+  calls: { embed: EmbedRequest[]; rerank: RerankRequest[]; generate: GenerateRequest[]; infer: InferRequest[] };
   models: ModelInfo[];
   ready_: boolean;
   /** Replace to script an answer or an error. */
   onEmbed: (request: EmbedRequest) => Promise<EmbedResult>;
   onRerank: (request: RerankRequest) => Promise<RerankResult>;
+  /** Echoes every input back as an output of the same name, unless replaced. */
+  onInfer: (request: InferRequest) => Promise<InferResult>;
   /** Events each generation yields (index within [0, prompts x n)); a thrown error ends it. */
   onGenerate: (request: GenerateRequest) => Array<GenerationEvent | Error>;
 }
@@ -24,7 +26,7 @@ export function scriptedEvents(request: GenerateRequest): GenerationEvent[] {
 
 export function createFakeRuntime(models: Array<Pick<ModelInfo, 'name' | 'task'>>): FakeRuntime {
   const fake: FakeRuntime = {
-    calls: { embed: [], rerank: [], generate: [] },
+    calls: { embed: [], rerank: [], generate: [], infer: [] },
     models: models.map((m) => ({ ...m, created: 1700000000, engine: 'onnxruntime', maxLength: 128 })),
     ready_: true,
     ready: Promise.resolve(),
@@ -41,6 +43,16 @@ export function createFakeRuntime(models: Array<Pick<ModelInfo, 'name' | 'task'>
       promptTokens: 10,
     }),
     onGenerate: scriptedEvents,
+    onInfer: async (request) => ({ model: request.model, outputs: { ...request.inputs } }),
+    infer(request) {
+      fake.calls.infer.push(request);
+      return fake.onInfer(request);
+    },
+    modelMetadata(name): ModelMetadata {
+      const model = fake.models.find((m) => m.name === name);
+      if (!model) throw new RuntimeError('model_not_found', `The model '${name}' does not exist.`, { param: 'model' });
+      return { name, task: model.task, engine: 'onnxruntime', inputs: [{ name: 'x', type: 'float32', shape: ['batch', 2] }], outputs: [{ name: 'x', type: 'float32', shape: ['batch', 2] }] };
+    },
     async generate(request): Promise<Generation> {
       fake.calls.generate.push(request);
       const events = fake.onGenerate(request);
