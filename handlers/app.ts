@@ -9,6 +9,7 @@ import { createCompletionsApp } from './completions/index.ts';
 import { createEmbeddingsApp } from './embeddings/index.ts';
 import { createHealthApp } from './health/index.ts';
 import { createModelsApp } from './models/index.ts';
+import { createOipApp } from './oip/index.ts';
 import { createRerankApp } from './rerank/index.ts';
 import { bodyLimit } from './shared/body-limit.ts';
 import { errorResponse, flavorOf } from './shared/errors.ts';
@@ -55,6 +56,9 @@ export const ROUTES = {
     ],
     create: (runtime, { mount }) => createRerankApp(runtime, { apiVersion: mount.apiVersion ?? '2' }),
   },
+  // The Open Inference Protocol over every model; `tensor` is the same routes for tensor models only.
+  oip: { tasks: ['embeddings', 'rerank', 'text-generation', 'tensor'], mounts: [{ prefix: '/v2' }], create: (runtime, { sse }) => createOipApp(runtime, sse) },
+  tensor: { tasks: ['tensor'], mounts: [{ prefix: '/v2' }], create: (runtime, { sse }) => createOipApp(runtime, sse) },
 } as const satisfies Record<string, RouteEntry>;
 export type RouteName = keyof typeof ROUTES;
 export const ROUTE_NAMES = Object.keys(ROUTES) as RouteName[];
@@ -79,7 +83,9 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): Hono {
   app.route('/', createHealthApp(runtime));
   for (const { prefix } of OPENAI) app.route(prefix, createModelsApp(runtime));
   const sse = options.sseKeepAliveMs === undefined ? DEFAULT_SSE : { keepAliveMs: options.sseKeepAliveMs };
-  for (const name of options.routes ?? ROUTE_NAMES) {
+  // `tensor` is a subset of `oip`: in one all-routes process the OIP routes are mounted once.
+  const names = options.routes ?? ROUTE_NAMES.filter((n) => n !== 'tensor');
+  for (const name of names) {
     const route: RouteEntry = ROUTES[name];
     for (const mount of route.mounts) app.route(mount.prefix, route.create(runtime, { sse, mount }));
   }

@@ -4,9 +4,10 @@ import { dirname, join } from 'node:path';
 import { buildBert } from './builder/bert.ts';
 import { byteBpeTokenizer, CHATML_TEMPLATE } from './builder/byte-bpe.ts';
 import { buildLlama } from './builder/llama.ts';
+import { buildIdentity, buildMlp } from './builder/mlp.ts';
 import { writeModel } from './builder/graph.ts';
 import { wordPieceTokenizer } from './builder/wordpiece.ts';
-import { PRESETS, type BertPreset, type LlamaPreset } from './presets.ts';
+import { PRESETS, type BertPreset, type IdentityPreset, type LlamaPreset, type MlpPreset } from './presets.ts';
 
 const NOTE = 'RANDOM-WEIGHT fixture built by ovserve (models/build.ts): a real architecture with meaningless weights.';
 
@@ -84,6 +85,17 @@ function writeLlama(dir: string, preset: LlamaPreset): void {
   writeModel(join(dir, 'onnx', 'model.onnx'), buildLlama(d, preset.seed));
 }
 
+// Tensor-task models need only the graph; config.json marks the fixture (and is what isBuilt checks).
+function writeMlp(dir: string, preset: MlpPreset): void {
+  writeJson(join(dir, 'config.json'), { _comment: NOTE, model_type: 'mlp', ...preset.dims });
+  writeModel(join(dir, 'onnx', 'model.onnx'), buildMlp(preset.dims, preset.seed));
+}
+
+function writeIdentity(dir: string, preset: IdentityPreset): void {
+  writeJson(join(dir, 'config.json'), { _comment: 'Fixture built by ovserve (models/build.ts): Identity per data type, no weights.', model_type: 'identity' });
+  writeModel(join(dir, 'onnx', 'model.onnx'), buildIdentity(preset.width));
+}
+
 /** Builds `presetName` into `dir`, replacing nothing that is already there. */
 export function buildPreset(presetName: string, dir: string): void {
   const preset = PRESETS[presetName];
@@ -92,6 +104,8 @@ export function buildPreset(presetName: string, dir: string): void {
   rmSync(temp, { recursive: true, force: true });
   mkdirSync(temp, { recursive: true });
   if (preset.kind === 'llama') writeLlama(temp, preset);
+  else if (preset.kind === 'mlp') writeMlp(temp, preset);
+  else if (preset.kind === 'identity') writeIdentity(temp, preset);
   else writeBert(temp, preset);
   if (existsSync(dir)) rmSync(temp, { recursive: true, force: true });
   else renameSync(temp, dir);

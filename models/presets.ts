@@ -1,6 +1,7 @@
 // Fixture presets: tiny models for tests and the default config, real-sized shapes for benchmarks.
 import type { BertDims } from './builder/bert.ts';
 import type { LlamaDims } from './builder/llama.ts';
+import type { MlpDims } from './builder/mlp.ts';
 
 export interface BertPreset {
   kind: 'bert';
@@ -16,7 +17,23 @@ export interface LlamaPreset {
   seed: number;
 }
 
-export type Preset = BertPreset | LlamaPreset;
+/** A `tensor`-task graph: an MLP classifier over FP32/INT32/BOOL inputs. */
+export interface MlpPreset {
+  kind: 'mlp';
+  description: string;
+  dims: MlpDims;
+  seed: number;
+}
+
+/** A `tensor`-task graph with one Identity per data type (no weights). */
+export interface IdentityPreset {
+  kind: 'identity';
+  description: string;
+  /** The fixed second dimension of every input and output. */
+  width: number;
+}
+
+export type Preset = BertPreset | LlamaPreset | MlpPreset | IdentityPreset;
 
 const tinyBert = { vocabSize: 4096, hiddenSize: 32, layers: 2, heads: 2, intermediateSize: 64, maxPositions: 128, typeVocabSize: 2, layerNormEps: 1e-12 };
 // all-MiniLM-L6-v2 / ms-marco-MiniLM-L-6-v2 shapes.
@@ -33,4 +50,6 @@ export const PRESETS: Record<string, Preset> = {
   'tiny-bert-rerank': { kind: 'bert', description: 'tiny random BERT cross-encoder, one logit', dims: { ...tinyBert, labels: 1 }, seed: 7002 },
   'minilm-l6-embed': { kind: 'bert', description: 'all-MiniLM-L6-v2-shaped random encoder (benchmarks)', dims: { ...miniLm, labels: 0 }, seed: 7003 },
   'minilm-l6-rerank': { kind: 'bert', description: 'ms-marco-MiniLM-L-6-v2-shaped random cross-encoder (benchmarks)', dims: { ...miniLm, labels: 1 }, seed: 7004 },
+  'tiny-mlp-tensor': { kind: 'mlp', description: 'tiny random MLP classifier: FP32/INT32/BOOL in, FP32/INT64 out', dims: { features: 4, hidden: 8, classes: 3 }, seed: 7008 },
+  'tiny-identity-tensor': { kind: 'identity', description: 'Identity per data type (bool, [u]int8-64, fp16/32/64)', width: 3 },
 };

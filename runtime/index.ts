@@ -19,5 +19,6 @@ export type {
   RerankResult,
   TokenAlternative,
 } from './types.ts';
+export type { BatchStats } from './batching/encoder-queue.ts';
 export type { SchedulerStats } from './batching/scheduler.ts';
 export { TENSOR_TYPES, type Tensor, type TensorData, type TensorInfo, type TensorType } from './backends/backend.ts';

@@ -3,6 +3,7 @@ import type { RepositoryConfig } from './config.ts';
 import { RuntimeError } from './errors.ts';
 import { loadModel, type LoadedModel } from './load-model.ts';
 import type { EmbedRequest, EmbedResult, GenerateRequest, Generation, InferRequest, InferResult, ModelInfo, ModelMetadata, RerankRequest, RerankResult } from './types.ts';
+import type { BatchStats } from './batching/encoder-queue.ts';
 import type { SchedulerStats } from './batching/scheduler.ts';
 import type { ModelTask } from './config.ts';
 
@@ -23,6 +24,8 @@ export interface Runtime {
   infer(request: InferRequest): Promise<InferResult>;
   /** A loaded model's graph inputs and outputs; not_ready while it loads. */
   modelMetadata(name: string): ModelMetadata;
+  /** The batching queue's counters for an embeddings, rerank or tensor model. */
+  batchStats(model: string): Readonly<BatchStats>;
   /** The continuous-batching scheduler's counters for a text-generation model. */
   generationStats(model: string): Readonly<SchedulerStats>;
   /** Stops taking requests (they get not_ready), waits for running ones, frees the models. */
@@ -121,6 +124,15 @@ export function createRuntime(config: RepositoryConfig, options: RuntimeOptions 
           }
         },
       };
+    },
+    batchStats(model) {
+      const entry = configured.get(model);
+      if (!entry) throw new RuntimeError('model_not_found', `The model '${model}' does not exist.`, { param: 'model' });
+      const loadedModel = lookup(model, entry.task);
+      if (loadedModel.task === 'embeddings') return loadedModel.embedder.queue.stats;
+      if (loadedModel.task === 'rerank') return loadedModel.reranker.queue.stats;
+      if (loadedModel.task === 'tensor') return loadedModel.tensorModel.queue.stats;
+      throw new RuntimeError('wrong_task', `The model '${model}' is a text-generation model; see generationStats.`, { param: 'model' });
     },
     generationStats: (model) => lookup(model, 'text-generation').generator.scheduler.stats,
     async close() {

@@ -1,7 +1,8 @@
 // ONNX ModelProto encoding (field numbers from onnx/onnx.proto) for graphs built by graph.ts.
 import { ProtoWriter } from './protobuf.ts';
 
-export const DataType = { FLOAT: 1, INT64: 7, BOOL: 9, FLOAT16: 10 } as const;
+/** TensorProto.DataType codes (every numeric type and bool; no strings or complex). */
+export const DataType = { FLOAT: 1, UINT8: 2, INT8: 3, UINT16: 4, INT16: 5, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10, DOUBLE: 11, UINT32: 12, UINT64: 13 } as const;
 export type DataTypeCode = (typeof DataType)[keyof typeof DataType];
 
 export type AttributeValue = number | number[] | string | { float: number } | { floats: number[] };

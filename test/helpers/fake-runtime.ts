@@ -74,6 +74,7 @@ export function createFakeRuntime(models: Array<Pick<ModelInfo, 'name' | 'task'>
         },
       };
     },
+    batchStats: () => ({ runs: 0, sequences: 0, largestBatch: 0 }),
     generationStats: (): SchedulerStats => ({ running: 0, waiting: 0, steps: 0, prefills: 0, largestDecodeBatch: 0 }),
     embed(request) {
       fake.calls.embed.push(request);

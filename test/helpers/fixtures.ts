@@ -9,6 +9,8 @@ export const FIXTURES = {
   'tiny-embed': 'tiny-bert-embed',
   'tiny-rerank': 'tiny-bert-rerank',
   'tiny-chat': 'tiny-llama-chat',
+  'tiny-mlp': 'tiny-mlp-tensor',
+  'tiny-identity': 'tiny-identity-tensor',
 } as const;
 
 export type FixtureName = keyof typeof FIXTURES;
@@ -22,7 +24,7 @@ export function fixturePath(name: FixtureName): string {
 }
 
 /** A validated config over the fixtures; `overrides` are per-model config keys (snake_case). */
-export function fixtureConfig(models: Array<{ name?: string; fixture: FixtureName; task: 'embeddings' | 'rerank' | 'text-generation' } & Record<string, unknown>>): RepositoryConfig {
+export function fixtureConfig(models: Array<{ name?: string; fixture: FixtureName; task: ModelTask } & Record<string, unknown>>): RepositoryConfig {
   return parseConfig(
     { models: models.map(({ fixture, name, ...rest }) => ({ name: name ?? fixture, path: fixturePath(fixture), ...rest })) },
     fixturesDir(),

@@ -1,4 +1,4 @@
-// Validates real responses against the OpenAPI specs in ../shared/specs (OpenAI, Cohere, OIP).
+// Validates real responses against the OpenAPI specs in ../shared/specs (OpenAI, Cohere, OIP REST).
 import Ajv2020Module from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { existsSync, readFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ const Ajv2020 = Ajv2020Module.default;
 const SPECS = {
   openai: 'openai-openapi.yaml',
   cohere: 'cohere-openapi.yaml',
+  oip: 'open_inference_rest.yaml',
 } as const;
 
 export const specsAvailable = existsSync(join(SHARED_DIR, 'specs', SPECS.openai));
