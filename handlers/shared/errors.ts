@@ -8,19 +8,24 @@ interface ErrorRow {
   status: ContentfulStatusCode;
   type: string;
   code: string | null;
+  /** The gRPC status code (grpc/status.proto numbers) for the OIP gRPC service. */
+  grpc: number;
 }
 
+/** gRPC status codes used here (google.rpc.Code). */
+export const GRPC = { CANCELLED: 1, INVALID_ARGUMENT: 3, NOT_FOUND: 5, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14 } as const;
+
 const TABLE: Record<RuntimeErrorKind, ErrorRow> = {
-  invalid_request: { status: 400, type: 'invalid_request_error', code: null },
-  model_not_found: { status: 404, type: 'invalid_request_error', code: 'model_not_found' },
-  wrong_task: { status: 400, type: 'invalid_request_error', code: 'model_not_supported' },
-  context_length_exceeded: { status: 400, type: 'invalid_request_error', code: 'context_length_exceeded' },
-  unsupported: { status: 400, type: 'invalid_request_error', code: 'unsupported_parameter' },
-  queue_full: { status: 429, type: 'rate_limit_error', code: 'queue_full' },
-  not_ready: { status: 503, type: 'server_error', code: 'model_not_ready' },
+  invalid_request: { status: 400, type: 'invalid_request_error', code: null, grpc: GRPC.INVALID_ARGUMENT },
+  model_not_found: { status: 404, type: 'invalid_request_error', code: 'model_not_found', grpc: GRPC.NOT_FOUND },
+  wrong_task: { status: 400, type: 'invalid_request_error', code: 'model_not_supported', grpc: GRPC.INVALID_ARGUMENT },
+  context_length_exceeded: { status: 400, type: 'invalid_request_error', code: 'context_length_exceeded', grpc: GRPC.INVALID_ARGUMENT },
+  unsupported: { status: 400, type: 'invalid_request_error', code: 'unsupported_parameter', grpc: GRPC.INVALID_ARGUMENT },
+  queue_full: { status: 429, type: 'rate_limit_error', code: 'queue_full', grpc: GRPC.RESOURCE_EXHAUSTED },
+  not_ready: { status: 503, type: 'server_error', code: 'model_not_ready', grpc: GRPC.UNAVAILABLE },
   // Nobody is listening any more; 499 is what proxies log for a client that left.
-  cancelled: { status: 499 as ContentfulStatusCode, type: 'invalid_request_error', code: 'cancelled' },
-  internal: { status: 500, type: 'server_error', code: null },
+  cancelled: { status: 499 as ContentfulStatusCode, type: 'invalid_request_error', code: 'cancelled', grpc: GRPC.CANCELLED },
+  internal: { status: 500, type: 'server_error', code: null, grpc: GRPC.INTERNAL },
 };
 
 /**
@@ -70,6 +75,14 @@ export function toWireError(err: unknown, flavor: ErrorFlavor = 'openai'): WireE
   const body: WireError['body'] = { error: { message, type: row.type, param, code: row.code } };
   if (flavor === 'cohere') body.message = message;
   return { status: row.status, headers, body };
+}
+
+/** The same table for gRPC: a status code and its details message (never a stack trace). */
+export function toGrpcError(err: unknown): { code: number; details: string } {
+  if (err instanceof RuntimeError) return { code: TABLE[err.kind].grpc, details: err.message };
+  if (err instanceof HTTPException) return { code: err.status >= 500 ? GRPC.INTERNAL : GRPC.INVALID_ARGUMENT, details: err.message };
+  console.error(err);
+  return { code: GRPC.INTERNAL, details: 'The server had an error while processing your request.' };
 }
 
 export function errorResponse(c: Context, err: unknown, flavor: ErrorFlavor = 'openai'): Response {
