@@ -63,7 +63,7 @@ export function toWireError(err: unknown, flavor: ErrorFlavor = 'openai'): WireE
     if (err.retryAfterSeconds !== undefined) headers['Retry-After'] = String(err.retryAfterSeconds);
   } else if (err instanceof HTTPException) {
     const status = err.status as ContentfulStatusCode;
-    row = { status, type: status >= 500 ? 'server_error' : 'invalid_request_error', code: null };
+    row = { status, type: status >= 500 ? 'server_error' : 'invalid_request_error', code: null, grpc: status >= 500 ? GRPC.INTERNAL : GRPC.INVALID_ARGUMENT };
     message = err.message || 'Bad request.';
   } else {
     // Never a stack trace on the wire: the detail goes to the log.
@@ -80,9 +80,9 @@ export function toWireError(err: unknown, flavor: ErrorFlavor = 'openai'): WireE
 /** The same table for gRPC: a status code and its details message (never a stack trace). */
 export function toGrpcError(err: unknown): { code: number; details: string } {
   if (err instanceof RuntimeError) return { code: TABLE[err.kind].grpc, details: err.message };
-  if (err instanceof HTTPException) return { code: err.status >= 500 ? GRPC.INTERNAL : GRPC.INVALID_ARGUMENT, details: err.message };
-  console.error(err);
-  return { code: GRPC.INTERNAL, details: 'The server had an error while processing your request.' };
+  const wire = toWireError(err); // logs what it does not know
+  const { message } = (wire.body as { error: { message: string } }).error;
+  return { code: wire.status >= 500 ? GRPC.INTERNAL : GRPC.INVALID_ARGUMENT, details: message };
 }
 
 export function errorResponse(c: Context, err: unknown, flavor: ErrorFlavor = 'openai'): Response {
