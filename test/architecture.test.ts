@@ -12,6 +12,10 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
+// `import x from 'y'`, `export ... from 'y'`, bare `import 'y'`, `import('y')` and `require('y')`.
+const IMPORT = /(?:^|\n)\s*(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]|(?:^|\n)\s*import\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]|require\(\s*['"]([^'"]+)['"]/g;
+const importsOf = (text: string) => [...text.matchAll(IMPORT)].map((m) => (m[1] ?? m[2] ?? m[3] ?? m[4]) as string);
+
 interface SourceFile {
   file: string; // relative to the project
   imports: string[]; // package names or project-relative paths
@@ -21,7 +25,7 @@ interface SourceFile {
 const files: SourceFile[] = ['handlers', 'runtime', 'models', 'wrangler-free-local'].flatMap((top) =>
   sourceFiles(join(PROJECT_DIR, top)).map((abs) => {
     const text = readFileSync(abs, 'utf8');
-    const specifiers = [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]/g)].map((m) => (m[1] ?? m[2]) as string);
+    const specifiers = importsOf(text);
     return {
       file: relative(PROJECT_DIR, abs),
       imports: specifiers.map((s) => (s.startsWith('.') ? relative(PROJECT_DIR, resolve(dirname(abs), s)) : s)),
@@ -65,6 +69,19 @@ describe('architecture (DESIGN.md dependency direction)', () => {
     const importersOf = (pkg: string) => files.filter((f) => f.imports.includes(pkg)).map((f) => f.file);
     expect(importersOf('onnxruntime-node')).toEqual(['runtime/backends/onnxruntime-worker.ts']);
     expect(importersOf('openvino-node')).toEqual(['runtime/backends/openvino.ts']);
+  });
+
+  it('no module builds its own require (a way around the one-file rule for native addons)', () => {
+    expect(files.filter((f) => /createRequire/.test(f.text)).map((f) => f.file)).toEqual([]);
+  });
+
+  it('wire files are pure translation: no Hono, no runtime internals', () => {
+    expect(violations((f, imp) => f.file.endsWith('/wire.ts') && (/^(hono|@hono\/)/.test(imp) || (imp.startsWith('runtime/') && imp !== 'runtime/index.ts')))).toEqual([]);
+  });
+
+  it('the import scan sees bare imports and requires', () => {
+    const probe = "import a from 'a';\nimport 'side-effect';\nexport { b } from 'b';\nawait import('c');\nconst x = require('node:fs');";
+    expect(importsOf(probe)).toEqual(['a', 'side-effect', 'b', 'c', 'node:fs']);
   });
 
   it('tasks, batching and generation see only the Backend interface, not an engine', () => {
