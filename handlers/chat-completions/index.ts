@@ -18,6 +18,8 @@ export function createChatCompletionsApp(runtime: Runtime, sse: SseOptions = DEF
     return answerGeneration(c, runtime, sse, {
       stream: body.stream === true,
       request: (signal) => fromWire(body, signal),
+      // The client is told the name it sent: max_completion_tokens or max_tokens.
+      wireParams: { maxTokens: body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens', prompt: 'messages', logitBias: 'logit_bias' },
       unary: (generation, choices) => toWire(header, choices, withLogprobs, generation.promptTokens, generation.completionTokens()),
       async streamed(generation, out) {
         for (let index = 0; index < generation.choices; index++) out.send(toChunk(header, includeUsage, { index, delta: { role: 'assistant', content: '' } }));

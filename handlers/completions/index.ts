@@ -18,6 +18,7 @@ export function createCompletionsApp(runtime: Runtime, sse: SseOptions = DEFAULT
     return answerGeneration(c, runtime, sse, {
       stream: body.stream === true,
       request: (signal) => fromWire(body, signal),
+      wireParams: { maxTokens: 'max_tokens', bestOf: 'best_of', logitBias: 'logit_bias' },
       unary: (generation, choices) => toWire(header, choices, withLogprobs, generation.promptTokens, generation.completionTokens()),
       async streamed(generation, out) {
         // text_offset continues across chunks of the same choice.

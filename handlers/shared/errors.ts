@@ -90,6 +90,15 @@ export function errorResponse(c: Context, err: unknown, flavor: ErrorFlavor = 'o
   return c.json(wire.body, wire.status, wire.headers);
 }
 
+/**
+ * The runtime names its own fields (`maxTokens`, `prompt`); a route renames them to the wire field
+ * its client actually sent (`max_completion_tokens`, `messages`). Other errors pass unchanged.
+ */
+export function withWireParams(err: unknown, names: Readonly<Record<string, string>>): unknown {
+  if (!(err instanceof RuntimeError) || err.param === null || names[err.param] === undefined) return err;
+  return new RuntimeError(err.kind, err.message, { param: names[err.param], retryAfterSeconds: err.retryAfterSeconds, cause: err });
+}
+
 /** A 4xx for input problems found at the edge (schema, JSON, routing). */
 export function invalidRequest(message: string, param: string | null = null): RuntimeError {
   return new RuntimeError('invalid_request', message, { param });

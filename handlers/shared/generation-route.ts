@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Context } from 'hono';
 import type { GenerateRequest, Generation, Runtime } from '../../runtime/index.ts';
 import { collectChoices, type ChoiceResult } from './collect.ts';
+import { withWireParams } from './errors.ts';
 import { SYSTEM_FINGERPRINT } from './generation-params.ts';
 import { sseResponse, type SseOptions, type SseWriter } from './sse.ts';
 
@@ -28,6 +29,8 @@ export interface GenerationAnswer {
   request: (signal: AbortSignal) => GenerateRequest;
   unary: (generation: Generation, choices: ChoiceResult[]) => object;
   streamed: (generation: Generation, out: SseWriter) => Promise<void>;
+  /** Runtime field -> the wire field this request used, for error params. */
+  wireParams: Readonly<Record<string, string>>;
 }
 
 /**
@@ -35,8 +38,9 @@ export interface GenerationAnswer {
  * JSON errors with their status; only then does a stream begin.
  */
 export async function answerGeneration(c: Context, runtime: Runtime, sse: SseOptions, answer: GenerationAnswer): Promise<Response> {
+  const start = (signal: AbortSignal) => runtime.generate(answer.request(signal)).catch((err: unknown) => Promise.reject(withWireParams(err, answer.wireParams)));
   if (!answer.stream) {
-    const generation = await runtime.generate(answer.request(c.req.raw.signal));
+    const generation = await start(c.req.raw.signal);
     return c.json(answer.unary(generation, await collectChoices(generation)));
   }
   const cancel = new AbortController();
@@ -45,7 +49,7 @@ export async function answerGeneration(c: Context, runtime: Runtime, sse: SseOpt
   c.req.raw.signal.addEventListener('abort', left, { once: true });
   let generation: Generation;
   try {
-    generation = await runtime.generate(answer.request(cancel.signal));
+    generation = await start(cancel.signal);
   } finally {
     c.req.raw.signal.removeEventListener('abort', left);
   }

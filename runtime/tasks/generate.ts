@@ -160,7 +160,7 @@ export function createGenerator(entry: ModelEntry, manifest: ModelManifest, back
           const asked = request.maxTokens === undefined ? '' : ` plus ${request.maxTokens} completion tokens`;
           throw new RuntimeError(
             'context_length_exceeded',
-            `This model's maximum context length is ${manifest.maxLength} tokens; the prompt has ${ids.length} tokens${asked}. Shorten the prompt or lower max_tokens.`,
+            `This model's maximum context length is ${manifest.maxLength} tokens; the prompt has ${ids.length} tokens${asked}. Shorten the prompt or ask for fewer completion tokens.`,
             { param: request.maxTokens === undefined ? 'prompt' : 'maxTokens' },
           );
         }

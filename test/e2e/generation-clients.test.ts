@@ -155,6 +155,14 @@ describe('openai client against a listening server (generation)', () => {
     expect((await b).usage!.completion_tokens).toBe(600);
   });
 
+  it('errors name the field the client sent: max_completion_tokens, max_tokens, messages', async () => {
+    const param = async (body: object) =>
+      ((await client.chat.completions.create({ model: 'tiny-chat', messages, ...body } as OpenAI.ChatCompletionCreateParamsNonStreaming).catch((e: unknown) => e)) as { param?: string }).param;
+    expect(await param({ max_completion_tokens: 100_000 })).toBe('max_completion_tokens');
+    expect(await param({ max_tokens: 100_000 })).toBe('max_tokens');
+    expect(await param({ messages: [{ role: 'user', content: 'word '.repeat(3000) }] })).toBe('messages');
+  });
+
   it('errors: unknown model 404, context overflow 400 with both numbers', async () => {
     await expect(client.chat.completions.create({ model: 'nope', messages })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
     const err = await client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 100_000 }).catch((e: unknown) => e);
