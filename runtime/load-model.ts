@@ -1,6 +1,7 @@
 // Loads one configured model: manifest, tokenizer, backend, and the task object that serves it.
 import { selectBackend } from './backends/select.ts';
 import type { Backend } from './backends/backend.ts';
+import { createOptimumSession, optimumDecoderOf } from './backends/optimum-session.ts';
 import type { ModelEntry } from './config.ts';
 import { readManifest } from './manifest.ts';
 import { createEmbedder, type Embedder } from './tasks/embed.ts';
@@ -47,6 +48,6 @@ export async function loadModel(entry: ModelEntry, log: (line: string) => void):
     case 'rerank':
       return { info, backend, task: 'rerank', reranker: createReranker(entry, manifest, backend, tokenizer) };
     case 'text-generation':
-      return { info, backend, task: 'text-generation', generator: createGenerator(entry, manifest, backend, tokenizer) };
+      return { info, backend, task: 'text-generation', generator: createGenerator(entry, manifest, createOptimumSession(optimumDecoderOf(backend, manifest)), tokenizer) };
   }
 }

@@ -70,3 +70,31 @@ export function allocate(type: TensorType, length: number): TensorData {
   return new ARRAYS[type](length);
 }
 
+
+/** A prefill's logits: each new row's last position, and (for prompt logprobs) any prompt position. */
+export interface PrefillLogits {
+  /** Logits after row `row`'s whole prompt (row numbers of this prefill, from 0). */
+  last(row: number): Float32Array;
+  /** Logits after prompt position `t` of row `row` (they score token t + 1). */
+  at(row: number, t: number): Float32Array;
+}
+
+/**
+ * A decoder with its KV cache, one row per running sequence. The scheduler asks it for prefill,
+ * decode, keep-rows and fork and never sees a KV tensor: the engine owns the cache (an Optimum
+ * graph's past/present tensors, or an OpenVINO stateful decoder's internal state).
+ */
+export interface DecoderSession {
+  /** Rows held, in order. */
+  readonly rows: number;
+  /** Prefills the prompts as new rows appended after the current ones. */
+  prefill(prompts: ReadonlyArray<readonly number[]>): Promise<PrefillLogits>;
+  /** Feeds each row its next token (one per row, in row order); returns logits [rows, vocab] flattened. */
+  decode(tokens: readonly number[]): Promise<Float32Array>;
+  /** Keeps only these rows, in this order. */
+  keepRows(rows: readonly number[]): void;
+  /** Appends `copies` duplicates of row `row` (beams and n > 1 share a prompt's cache). */
+  fork(row: number, copies: number): void;
+  /** Drops every row (after a failed run the cache cannot be trusted). */
+  reset(): void;
+}

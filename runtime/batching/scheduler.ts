@@ -1,29 +1,13 @@
 // Continuous batching for one decoder model. Each iteration: sequences that finished or whose
 // client left are dropped (their KV rows freed), waiting sequences are prefilled together and
-// join the batch, then every running sequence advances one token in a single backend run.
+// join the batch, then every running sequence advances one token in a single backend run. The
+// decoder session owns the KV cache; this loop only says which rows prefill, decode and stay.
 // Admission counts sequences, not requests, and free slots go to the request running the fewest
 // sequences, so one large request cannot hold the model while small ones wait.
-import type { Backend, Feeds, Tensor } from '../backends/backend.ts';
+import type { DecoderSession } from '../backends/backend.ts';
 import { RuntimeError } from '../errors.ts';
-import {
-  attentionMask,
-  cacheFromOutputs,
-  emptyCache,
-  keepRows,
-  mergeCaches,
-  pastFeeds,
-  type KvCache,
-  type KvLayout,
-} from '../generation/kv-cache.ts';
 import { logprobsOf, type TokenLogprob } from '../generation/sampler.ts';
 import type { Sequence, StepOutput } from '../generation/sequence.ts';
-
-export interface DecoderModel {
-  backend: Backend;
-  layout: KvLayout;
-  hasPositionIds: boolean;
-  padId: number;
-}
 
 export interface SchedulerLimits {
   maxRunning: number;
@@ -80,13 +64,9 @@ export interface Scheduler {
   readonly stats: Readonly<SchedulerStats>;
 }
 
-const i64 = (values: ArrayLike<number>, dims: number[]): Tensor => ({ type: 'int64', data: BigInt64Array.from(Array.from(values, BigInt)), dims });
-
-export function createScheduler(model: DecoderModel, limits: SchedulerLimits): Scheduler {
-  const { backend, layout } = model;
+export function createScheduler(session: DecoderSession, limits: SchedulerLimits): Scheduler {
   let waiting: Entry[] = [];
   let running: Entry[] = [];
-  let cache: KvCache = emptyCache(layout, 0);
   let looping = false;
   let submitted = 0;
   /** Sequences taken from the queue whose prefill is running: they hold slots already. */
@@ -125,7 +105,7 @@ export function createScheduler(model: DecoderModel, limits: SchedulerLimits): S
     running.forEach((e, row) => {
       if (!keep.includes(row)) e.state.running--;
     });
-    cache = keepRows(layout, cache, keep);
+    session.keepRows(keep);
     running = keep.map((row) => running[row] as Entry);
     sync();
   }
@@ -159,43 +139,19 @@ export function createScheduler(model: DecoderModel, limits: SchedulerLimits): S
     return admitted;
   }
 
-  /** Prefill: all admitted prompts in one left-padded run; each gets its first token. */
+  /** Prefill: all admitted prompts in one run; each gets its first token. */
   async function prefill(admitted: Entry[]): Promise<void> {
-    const width = Math.max(...admitted.map((e) => e.sequence.prompt.length));
-    const pads = admitted.map((e) => width - e.sequence.prompt.length);
-    const ids = new Array<number>(admitted.length * width).fill(model.padId);
-    const positions = new Array<number>(admitted.length * width).fill(1);
-    admitted.forEach((e, row) => {
-      e.sequence.prompt.forEach((token, t) => {
-        ids[row * width + (pads[row] as number) + t] = token;
-        positions[row * width + (pads[row] as number) + t] = t;
-      });
-    });
-    const empty = emptyCache(layout, admitted.length);
-    const feeds: Feeds = {
-      input_ids: i64(ids, [admitted.length, width]),
-      attention_mask: attentionMask({ ...empty, pads }, width),
-      ...pastFeeds(layout, empty),
-    };
-    if (model.hasPositionIds) feeds.position_ids = i64(positions, [admitted.length, width]);
-    const outputs = await backend.run(feeds);
+    const logits = await session.prefill(admitted.map((e) => e.sequence.prompt));
     stats.prefills++;
-    const logits = outputs.logits?.data as Float32Array;
-    const vocab = logits.length / (admitted.length * width);
     admitted.forEach((e, row) => {
       const wanted = e.submission.promptLogprobs;
       if (wanted && !e.state.cancelled) {
         const scores = [];
-        for (let t = 0; t + 1 < e.sequence.prompt.length; t++) {
-          const at = (row * width + (pads[row] as number) + t) * vocab;
-          scores.push(logprobsOf(logits.subarray(at, at + vocab), e.sequence.prompt[t + 1] as number, wanted.top));
-        }
+        for (let t = 0; t + 1 < e.sequence.prompt.length; t++) scores.push(logprobsOf(logits.at(row, t), e.sequence.prompt[t + 1] as number, wanted.top));
         wanted.onScores(e.index, scores);
       }
-      const at = (row * width + width - 1) * vocab;
-      if (!e.state.cancelled) deliver(e, e.sequence.step(logits.subarray(at, at + vocab)));
+      if (!e.state.cancelled) deliver(e, e.sequence.step(logits.last(row)));
     });
-    cache = mergeCaches(layout, cache, cacheFromOutputs(layout, outputs, pads));
     running = [...running, ...admitted];
     sync();
   }
@@ -203,21 +159,10 @@ export function createScheduler(model: DecoderModel, limits: SchedulerLimits): S
   /** Decode: every running sequence advances one token in one run. */
   async function decode(): Promise<void> {
     const rows = running.length;
-    const last = running.map((e) => e.sequence.generated.at(-1) as number);
-    const feeds: Feeds = {
-      input_ids: i64(last, [rows, 1]),
-      attention_mask: attentionMask(cache, 1),
-      ...pastFeeds(layout, cache),
-    };
-    if (model.hasPositionIds) {
-      feeds.position_ids = i64(running.map((e) => e.sequence.prompt.length + e.sequence.generated.length - 1), [rows, 1]);
-    }
-    const outputs = await backend.run(feeds);
+    const logits = await session.decode(running.map((e) => e.sequence.generated.at(-1) as number));
     stats.steps++;
     stats.largestDecodeBatch = Math.max(stats.largestDecodeBatch, rows);
-    const logits = outputs.logits?.data as Float32Array;
     const vocab = logits.length / rows;
-    cache = cacheFromOutputs(layout, outputs, cache.pads);
     running.forEach((e, row) => {
       if (!e.state.cancelled && !e.state.failed) deliver(e, e.sequence.step(logits.subarray(row * vocab, (row + 1) * vocab)));
     });
@@ -239,7 +184,7 @@ export function createScheduler(model: DecoderModel, limits: SchedulerLimits): S
             fail([...admitted, ...running], wrap(err));
             for (const e of [...admitted, ...running]) e.state.running--;
             running = [];
-            cache = emptyCache(layout, 0);
+            session.reset();
             sync();
             continue;
           } finally {
@@ -254,7 +199,7 @@ export function createScheduler(model: DecoderModel, limits: SchedulerLimits): S
           fail(running, wrap(err));
           for (const e of running) e.state.running--;
           running = [];
-          cache = emptyCache(layout, 0);
+          session.reset();
           sync();
         }
       }

@@ -1,13 +1,12 @@
 // The text-generation task: prompts (text, tokens or a chat) -> sequences on the model's
 // continuous-batching scheduler -> a stream of text deltas and finishes per choice.
-import type { Backend } from '../backends/backend.ts';
+import type { DecoderSession } from '../backends/backend.ts';
 import { createScheduler, type Scheduler } from '../batching/scheduler.ts';
 import { createChatTemplate, type ChatTemplate } from '../chat-template.ts';
 import type { ModelEntry } from '../config.ts';
 import { mapCooperatively } from '../cooperative.ts';
 import { RuntimeError } from '../errors.ts';
 import { createEventStream } from '../generation/event-stream.ts';
-import type { KvLayout } from '../generation/kv-cache.ts';
 import { DEFAULT_SAMPLING, type SamplingParams } from '../generation/logits-processors.ts';
 import { choiceSeed } from '../generation/rng.ts';
 import type { TokenLogprob } from '../generation/sampler.ts';
@@ -20,30 +19,6 @@ export interface Generator {
   readonly scheduler: Scheduler;
   /** Tokenizes (cooperatively, bounded by the context) and submits; rejects before any output. */
   generate(request: GenerateRequest): Promise<Generation>;
-}
-
-const KNOWN_INPUTS = /^(input_ids|attention_mask|position_ids|past_key_values\.\d+\.(key|value))$/;
-
-function kvLayout(backend: Backend, manifest: ModelManifest): KvLayout {
-  const unknown = backend.inputs.filter((i) => !KNOWN_INPUTS.test(i.name)).map((i) => i.name);
-  if (unknown.length) throw new RuntimeError('internal', `${manifest.dir}: decoder inputs not supported: ${unknown.join(', ')}`);
-  const past = backend.inputs.filter((i) => i.name.startsWith('past_key_values.'));
-  if (past.length === 0) throw new RuntimeError('internal', `${manifest.dir}: the decoder has no past_key_values inputs (export it with a KV cache)`);
-  const layer = (name: string) => Number(name.split('.')[1]);
-  past.sort((a, b) => layer(a.name) - layer(b.name) || a.name.localeCompare(b.name));
-  const first = past[0] as (typeof past)[number];
-  const cfg = manifest.hfConfig;
-  const heads = Number(cfg.num_attention_heads);
-  const fromConfig = {
-    kvHeads: Number(cfg.num_key_value_heads ?? heads),
-    headDim: Number(cfg.head_dim ?? Number(cfg.hidden_size) / heads),
-  };
-  return {
-    names: past.map((p) => ({ past: p.name, present: p.name.replace('past_key_values.', 'present.') })),
-    kvHeads: typeof first.shape[1] === 'number' ? first.shape[1] : fromConfig.kvHeads,
-    headDim: typeof first.shape[3] === 'number' ? first.shape[3] : fromConfig.headDim,
-    type: first.type,
-  };
 }
 
 function idsOf(value: unknown): number[] {
@@ -67,16 +42,11 @@ function generationDefaults(config: Record<string, unknown>): Partial<SamplingPa
   return defaults;
 }
 
-export function createGenerator(entry: ModelEntry, manifest: ModelManifest, backend: Backend, tokenizer: Tokenizer): Generator {
+export function createGenerator(entry: ModelEntry, manifest: ModelManifest, session: DecoderSession, tokenizer: Tokenizer): Generator {
   const defaults = generationDefaults(manifest.generationConfig);
-  const layout = kvLayout(backend, manifest);
   const eosIds = new Set([...idsOf(manifest.generationConfig.eos_token_id), ...idsOf(manifest.hfConfig.eos_token_id)]);
-  const padId = idsOf(manifest.generationConfig.pad_token_id)[0] ?? idsOf(manifest.hfConfig.pad_token_id)[0] ?? [...eosIds][0] ?? 0;
   const template: ChatTemplate | undefined = manifest.chatTemplate ? createChatTemplate(manifest.chatTemplate, manifest.tokenizerConfig) : undefined;
-  const scheduler = createScheduler(
-    { backend, layout, hasPositionIds: backend.inputs.some((i) => i.name === 'position_ids'), padId },
-    { maxRunning: entry.max_running_sequences, maxBatchTokens: entry.max_batch_tokens, maxQueuedSequences: entry.max_queued_sequences },
-  );
+  const scheduler = createScheduler(session, { maxRunning: entry.max_running_sequences, maxBatchTokens: entry.max_batch_tokens, maxQueuedSequences: entry.max_queued_sequences });
   const decode = (ids: readonly number[]) => tokenizer.decode(ids, { skipSpecialTokens: true });
   const textOf = (id: number) => tokenizer.decode([id], { skipSpecialTokens: false });
   const alternative = ({ token, logprob }: TokenLogprob): TokenAlternative => {
