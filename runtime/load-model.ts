@@ -1,6 +1,7 @@
 // Loads one configured model: manifest, tokenizer, backend, and the task object that serves it.
 import { selectBackend } from './backends/select.ts';
 import type { Backend } from './backends/backend.ts';
+import { createStatefulSession } from './backends/openvino-stateful-session.ts';
 import { createOptimumSession, optimumDecoderOf } from './backends/optimum-session.ts';
 import type { ModelEntry } from './config.ts';
 import { readManifest } from './manifest.ts';
@@ -47,7 +48,9 @@ export async function loadModel(entry: ModelEntry, log: (line: string) => void):
       return { info, backend, task: 'embeddings', embedder: createEmbedder(entry, manifest, backend, tokenizer) };
     case 'rerank':
       return { info, backend, task: 'rerank', reranker: createReranker(entry, manifest, backend, tokenizer) };
-    case 'text-generation':
-      return { info, backend, task: 'text-generation', generator: createGenerator(entry, manifest, createOptimumSession(optimumDecoderOf(backend, manifest)), tokenizer) };
+    case 'text-generation': {
+      const session = backend.statefulDecoder ? createStatefulSession(backend.statefulDecoder) : createOptimumSession(optimumDecoderOf(backend, manifest));
+      return { info, backend, task: 'text-generation', generator: createGenerator(entry, manifest, session, tokenizer) };
+    }
   }
 }

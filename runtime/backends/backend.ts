@@ -1,4 +1,5 @@
 // The Backend interface: the only view tasks, batching and generation have of a native runtime.
+import type { StatefulDecoder } from './openvino-stateful-session.ts';
 
 /** Element types the runtime exchanges with backends (the ONNX names). */
 export type TensorType = 'float32' | 'float16' | 'float64' | 'int8' | 'int16' | 'int32' | 'int64' | 'uint8' | 'uint16' | 'uint32' | 'uint64' | 'bool';
@@ -37,6 +38,12 @@ export type Feeds = Record<string, Tensor>;
 export interface Backend {
   /** Which engine runs this model, for logs and /v3/models. */
   readonly engine: 'onnxruntime' | 'openvino';
+  /**
+   * Set when the model is a stateful decoder (its KV cache inside the engine, as OpenVINO's
+   * `optimum-cli export openvino` writes): text generation then drives it through this instead of
+   * feeding past/present tensors.
+   */
+  readonly statefulDecoder?: StatefulDecoder;
   readonly inputs: readonly TensorInfo[];
   readonly outputs: readonly TensorInfo[];
   /** One forward pass. Rejects with RuntimeError('cancelled') if the signal fired before it started. */

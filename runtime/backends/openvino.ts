@@ -1,6 +1,7 @@
 // openvino-node backend: the same Backend interface over OpenVINO's Node addon (loaded lazily).
 import { RuntimeError, throwIfAborted } from '../errors.ts';
 import type { Backend, BackendOptions, Feeds, Tensor, TensorInfo, TensorType } from './backend.ts';
+import type { StatefulDecoder } from './openvino-stateful-session.ts';
 
 // The slice of openvino-node's published API (lib/addon.ts) this backend uses. Declared here
 // because the package is optional: type-checking must not depend on it being installed.
@@ -18,6 +19,7 @@ interface OvOutput {
 interface OvInferRequest {
   inferAsync(inputs: Record<string, OvTensor>): Promise<Record<string, OvTensor>>;
 }
+type OvIndexArray = BigInt64Array | Int32Array;
 interface OvCompiledModel {
   inputs: OvOutput[];
   outputs: OvOutput[];
@@ -73,10 +75,19 @@ export async function createOpenVinoBackend(addon: OpenVinoAddon, modelFile: str
   const compiled = await core.compileModel(model, 'CPU', config);
   const inputs = describe(compiled.inputs);
   const outputs = describe(compiled.outputs);
+  // An Optimum stateful decoder takes beam_idx and keeps its KV cache as request state.
+  const statefulDecoder: StatefulDecoder | undefined = inputs.some((i) => i.name === 'beam_idx')
+    ? {
+        createInferRequest: () => compiled.createInferRequest(),
+        tensor: (type, dims, data: OvIndexArray) => new addon.Tensor(type, dims, data),
+        padId: 0,
+      }
+    : undefined;
   return {
     engine: 'openvino',
     inputs,
     outputs,
+    ...(statefulDecoder ? { statefulDecoder } : {}),
     async run(feeds: Feeds, signal?: AbortSignal) {
       throwIfAborted(signal);
       const ovFeeds: Record<string, OvTensor> = {};
