@@ -1,5 +1,5 @@
 // `npm start`: reads flags and environment (PORT, HOST, ROUTE, OVSERVE_CONFIG, OVSERVE_DRAIN_TIMEOUT_S,
-// OVSERVE_ALLOWED_HOSTS) and serves.
+// OVSERVE_ALLOWED_HOSTS, GRPC_PORT) and serves.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -28,6 +28,14 @@ function parseAllowedHosts(value: string | undefined): string[] | undefined {
   return hosts;
 }
 
+/** --grpc-port / GRPC_PORT: the gRPC service's port (0: any free one); unset or empty means no gRPC server. */
+function parseGrpcPort(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const port = /^\s*\d{1,5}\s*$/.test(value) ? Number(value) : NaN;
+  if (!(port <= 65535)) throw new Error(`invalid gRPC port "${value}" (--grpc-port / GRPC_PORT); use 0-65535, or leave it unset for no gRPC server`);
+  return port;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -35,6 +43,7 @@ async function main(): Promise<void> {
       port: { type: 'string' },
       host: { type: 'string' },
       route: { type: 'string' },
+      'grpc-port': { type: 'string' },
     },
   });
   const configFile = values.config ?? process.env.OVSERVE_CONFIG ?? DEFAULT_CONFIG;
@@ -47,6 +56,7 @@ async function main(): Promise<void> {
     host: values.host ?? process.env.HOST ?? '127.0.0.1',
     route: parseRoute(values.route ?? process.env.ROUTE),
     allowedHosts: parseAllowedHosts(process.env.OVSERVE_ALLOWED_HOSTS),
+    grpcPort: parseGrpcPort(values['grpc-port'] ?? process.env.GRPC_PORT),
   });
   closeOnSignals(running, console.log, { drainTimeoutMs });
   // A model that cannot load is fatal for a server process (the log line says why).

@@ -1,9 +1,11 @@
-// Composition: config -> fixtures -> runtime -> app -> listening server, for all routes or one.
+// Composition: config -> fixtures -> runtime -> app -> listening server, for all routes or one,
+// plus the Open Inference Protocol gRPC service on its own port when one is given.
 import { createApp, ROUTE_NAMES, ROUTES, type RouteName } from '../handlers/app.ts';
+import { createGrpcServer, grpcHost, type GrpcServer } from '../handlers/oip/grpc.ts';
 import { hostName, isLoopbackHost } from '../handlers/shared/host-check.ts';
 import { ensureFixtures } from '../models/ensure.ts';
 import { createRuntime, type ModelTask, type RepositoryConfig, type Runtime } from '../runtime/index.ts';
-import { listen, type RunningServer } from './lifecycle.ts';
+import { listen, type CloseOptions, type RunningServer } from './lifecycle.ts';
 
 export interface ServeOptions {
   config: RepositoryConfig;
@@ -15,8 +17,13 @@ export interface ServeOptions {
   sseKeepAliveMs?: number;
   /** Host names answered besides loopback ones (OVSERVE_ALLOWED_HOSTS); `*` turns the check off. */
   allowedHosts?: readonly string[];
+  /** The Open Inference Protocol gRPC service's port (0: any free one); no gRPC server when omitted. */
+  grpcPort?: number;
   log?: (line: string) => void;
 }
+
+/** What serve() returns: the HTTP server, plus the gRPC port when there is a gRPC server. */
+export type ServedServer = RunningServer & { ready: Promise<void>; runtime: Runtime; grpcPort?: number };
 
 export function parseRoute(value: string | undefined): RouteName | undefined {
   if (value === undefined || value === '' || value === 'all') return undefined;
@@ -33,7 +40,26 @@ function hostsToAllow(bound: string, configured: readonly string[] | undefined):
   return configured && configured.length > 0 ? configured : undefined;
 }
 
-export async function serve(options: ServeOptions): Promise<RunningServer & { ready: Promise<void>; runtime: Runtime }> {
+/**
+ * The gRPC service on the HTTP server's host, and the server whose close() drains both: the HTTP
+ * drain closes the runtime (new calls on either protocol get not_ready) while gRPC stops taking
+ * calls and lets its in-flight ones finish, within the same timeout. If the port cannot be bound,
+ * the HTTP server is closed again and the error thrown.
+ */
+async function withGrpc(running: RunningServer, grpc: GrpcServer, port: number, host: string): Promise<RunningServer & { grpcPort: number }> {
+  let grpcPort: number;
+  try {
+    grpcPort = await grpc.listen(port, host);
+  } catch (err) {
+    await Promise.all([running.close({ timeoutMs: 0 }), grpc.close({ timeoutMs: 0 })]);
+    throw err;
+  }
+  let closing: Promise<void> | undefined;
+  const close = (options: CloseOptions = {}) => (closing ??= Promise.all([running.close(options), grpc.close(options)]).then(() => {}));
+  return { ...running, grpcPort, close };
+}
+
+export async function serve(options: ServeOptions): Promise<ServedServer> {
   const log = options.log ?? ((line: string) => console.log(line));
   // A one-route process loads only the models of the tasks its route serves.
   const tasks: readonly ModelTask[] | undefined = options.route ? ROUTES[options.route].tasks : undefined;
@@ -46,11 +72,16 @@ export async function serve(options: ServeOptions): Promise<RunningServer & { re
     allowedHosts: hostsToAllow(options.host, options.allowedHosts),
   });
   // Listen first: /v2/health/ready answers 503 until every model is warm.
-  const running = await listen(app, runtime, options.port, options.host);
-  log(`ovserve listening on ${running.url} (${options.route ?? 'all routes'})`);
+  const http = await listen(app, runtime, options.port, options.host);
+  log(`ovserve listening on ${http.url} (${options.route ?? 'all routes'})`);
   runtime.ready.then(
     () => log('all models loaded; ready'),
     (err: unknown) => log(`model loading failed: ${err instanceof Error ? err.message : String(err)}`),
   );
+  let running: RunningServer & { grpcPort?: number } = http;
+  if (options.grpcPort !== undefined) {
+    running = await withGrpc(http, createGrpcServer(runtime), options.grpcPort, options.host);
+    log(`gRPC listening on ${grpcHost(options.host)}:${running.grpcPort}`);
+  }
   return { ...running, ready: runtime.ready, runtime };
 }

@@ -11,8 +11,9 @@ import { createRouteApp } from '../shared/route-app.ts';
 import { DEFAULT_SSE, sseResponse, type SseOptions } from '../shared/sse.ts';
 import { jsonBody, MAX_JSON_DEPTH } from '../shared/validate.ts';
 import { BINARY_CONTENT_TYPE, buildBinaryResponse, HEADER_LENGTH_HEADER, parseHeaderLength, splitBinaryRequest } from './binary.ts';
+import { EXTENSIONS, isModelReady, MODEL_VERSION, platformOf, selectOutputs, servedModel, VERSION } from './models.ts';
 import { OIP_TASKS } from './tasks.ts';
-import { decodeRequest, encodeOutputs, type OipTensor } from './tensors.ts';
+import { decodeRequest, encodeOutputs } from './tensors.ts';
 import {
   generateOutput,
   GenerateRequestSchema,
@@ -23,12 +24,6 @@ import {
   type InferenceRequest,
 } from './wire.ts';
 
-/** Protocol extensions this server implements (reported by GET /v2). */
-const EXTENSIONS = ['binary_tensor_data', 'generate', 'model_repository'] as const;
-const VERSION = '0.1.0';
-/** Every model has one version, "1". */
-const MODEL_VERSION = '1';
-
 const MODEL = '/models/:model{[^/]+}';
 const VERSIONED = `${MODEL}/versions/:version{[^/]+}`;
 
@@ -38,15 +33,8 @@ export function createOipApp(runtime: Runtime, sse: SseOptions = DEFAULT_SSE): H
   const app = createRouteApp('oip');
 
   /** The path's model, checked to exist and (when the path names one) its version to be ours. */
-  function modelOf(c: Context): string {
-    const model = c.req.param('model') as string;
-    const version = c.req.param('version');
-    if (!runtime.listModels().some((m) => m.name === model)) throw new RuntimeError('model_not_found', `Model '${model}' is not served here.`);
-    if (version !== undefined && version !== MODEL_VERSION) throw new RuntimeError('model_not_found', `Model '${model}' has no version '${version}' (it has version ${MODEL_VERSION}).`);
-    return model;
-  }
-
-  const taskOf = (model: string) => (runtime.listModels().find((m) => m.name === model) as { task: keyof typeof OIP_TASKS }).task;
+  const servedAt = (c: Context) => servedModel(runtime, c.req.param('model') as string, c.req.param('version'));
+  const modelOf = (c: Context) => servedAt(c).name;
 
   /** A JSON body, or the binary tensor extension's JSON header plus raw tensor data. */
   async function readInferBody(c: Context): Promise<{ request: InferenceRequest; chunks?: Map<string, Uint8Array> }> {
@@ -77,27 +65,22 @@ export function createOipApp(runtime: Runtime, sse: SseOptions = DEFAULT_SSE): H
     app.get(base, (c) => {
       const model = modelOf(c);
       const meta = runtime.modelMetadata(model);
-      return c.json(modelMetadataToWire(model, meta.engine === 'openvino' ? 'openvino_ir' : 'onnxruntime_onnx', OIP_TASKS[meta.task].metadata(meta)));
+      return c.json(modelMetadataToWire(model, platformOf(meta.engine), OIP_TASKS[meta.task].metadata(meta)));
     });
 
     app.get(`${base}/ready`, (c) => {
       const model = modelOf(c);
-      const ready = runtime.listModels().some((m) => m.name === model && m.created > 0) && runtime.isReady();
+      const ready = isModelReady(runtime, model);
       return c.json({ name: model, ready }, ready ? 200 : 503);
     });
 
     app.post(`${base}/infer`, async (c) => {
-      const model = modelOf(c);
-      const task = OIP_TASKS[taskOf(model)];
+      const { name: model, task: taskName } = servedAt(c);
+      const task = OIP_TASKS[taskName];
       const { request, chunks } = await readInferBody(c);
       const decoded = decodeRequest(request, chunks);
       const outputs = await task.infer({ runtime, model, inputs: decoded.inputs, parameters: request.parameters, signal: c.req.raw.signal });
-      const wanted = decoded.outputs ?? [...outputs.keys()];
-      const unknown = wanted.filter((name) => !outputs.has(name));
-      if (unknown.length > 0) {
-        throw new RuntimeError('invalid_request', `unknown output(s) ${unknown.map((n) => `'${n}'`).join(', ')}; the model gives ${[...outputs.keys()].map((n) => `'${n}'`).join(', ')}`);
-      }
-      const encoded = encodeOutputs(wanted.map((name) => [name, outputs.get(name) as OipTensor] as const), decoded.binaryOutput);
+      const encoded = encodeOutputs(selectOutputs(outputs, decoded.outputs), decoded.binaryOutput);
       const response = { model_name: model, model_version: MODEL_VERSION, ...(request.id === undefined ? {} : { id: request.id }), outputs: encoded.outputs };
       if (encoded.binaries.length === 0) return c.json(response);
       const binary = buildBinaryResponse(response, encoded.binaries);
