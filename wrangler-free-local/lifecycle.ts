@@ -28,6 +28,10 @@ const SERVER_OPTIONS: ServerOptions = {
   headersTimeout: 30_000,
   requestTimeout: 300_000,
   connectionsCheckingInterval: 5_000,
+  // Node's 5 s idle keep-alive races clients that reuse a socket just as the server drops it
+  // (ECONNRESET on a request that never arrived); clients honour the `Keep-Alive: timeout=20`
+  // hint. Kept under headersTimeout, as node asks.
+  keepAliveTimeout: 20_000,
 };
 
 export interface CloseOptions {
