@@ -21,4 +21,4 @@ export type {
 } from './types.ts';
 export type { BatchStats } from './batching/encoder-queue.ts';
 export type { SchedulerStats } from './batching/scheduler.ts';
-export { TENSOR_TYPES, type Tensor, type TensorData, type TensorInfo, type TensorType } from './backends/backend.ts';
+export { allocate, TENSOR_TYPES, type Tensor, type TensorData, type TensorInfo, type TensorType } from './backends/backend.ts';

@@ -1,6 +1,6 @@
 // Open Inference Protocol tensor codecs: the datatype table, JSON and binary (little-endian) input
 // decoding with checks that name the tensor, output encoding, and metadata shapes. Pure functions.
-import { RuntimeError, type Tensor, type TensorData, type TensorInfo, type TensorType } from '../../runtime/index.ts';
+import { allocate, RuntimeError, type Tensor, type TensorData, type TensorInfo, type TensorType } from '../../runtime/index.ts';
 import {
   binaryDataSize,
   binaryOutputSelector,
@@ -89,20 +89,6 @@ export const MAX_RANK = 64;
 
 const invalid = (message: string) => new RuntimeError('invalid_request', message);
 
-const ARRAYS: Record<TensorType, new (length: number) => TensorData> = {
-  float32: Float32Array,
-  float16: Uint16Array,
-  float64: Float64Array,
-  int8: Int8Array,
-  int16: Int16Array,
-  int32: Int32Array,
-  int64: BigInt64Array,
-  uint8: Uint8Array,
-  uint16: Uint16Array,
-  uint32: Uint32Array,
-  uint64: BigUint64Array,
-  bool: Uint8Array,
-};
 
 /** Integer ranges JSON numbers may take; 64-bit kinds are limited to safe integers (exact in JSON). */
 const INTEGER_RANGE: Partial<Record<NumericDatatype, readonly [number, number]>> = {
@@ -183,7 +169,7 @@ function fromJsonValues(where: string, datatype: Exclude<OipDatatype, 'FP16'>, d
     return { type: 'bytes', strings, dims };
   }
   const type = TENSOR_TYPE_OF[datatype];
-  const data = new ARRAYS[type](values.length);
+  const data = allocate(type, values.length);
   if (datatype === 'BOOL') {
     values.forEach((x, i) => {
       if (typeof x !== 'boolean') throw bad(i, 'a boolean');
@@ -282,7 +268,7 @@ export function decodeBinaryTensor(input: Pick<RequestInput, 'name' | 'datatype'
     throw invalid(`${where}: shape ${shapeText(dims)} of ${datatype} needs ${count * size} bytes but binary_data_size is ${bytes.length}`);
   }
   const type = TENSOR_TYPE_OF[datatype];
-  const data = new ARRAYS[type](count);
+  const data = allocate(type, count);
   const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   raw.set(bytes);
   if (!littleEndian) swapBytes(raw, size);

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sliceStats } from '../../runtime/cooperative.ts';
 import { tokenizeStats, MAX_CHARS_PER_TOKEN } from '../../runtime/tokenizer.ts';
-import { fixtureConfig } from '../helpers/fixtures.ts';
+import { fixtureConfig, TEXT_MODELS } from '../helpers/fixtures.ts';
 import { startServer } from '../helpers/server.ts';
 
 const TEN_MB = 10 * 1024 * 1024;
@@ -13,11 +13,7 @@ describe('big inputs do not stall the server', () => {
   let server: Awaited<ReturnType<typeof startServer>>;
   beforeAll(async () => {
     server = await startServer(
-      fixtureConfig([
-        { fixture: 'tiny-chat', task: 'text-generation' },
-        { fixture: 'tiny-embed', task: 'embeddings' },
-        { fixture: 'tiny-rerank', task: 'rerank' },
-      ]),
+      fixtureConfig(TEXT_MODELS),
     );
   });
   afterAll(() => server.close());

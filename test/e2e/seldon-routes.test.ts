@@ -3,7 +3,7 @@
 import { CohereClientV2 } from 'cohere-ai';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixtureConfig } from '../helpers/fixtures.ts';
+import { fixtureConfig, TEXT_MODELS } from '../helpers/fixtures.ts';
 import { startServer } from '../helpers/server.ts';
 import { specErrors, specsAvailable } from '../helpers/specs.ts';
 
@@ -14,11 +14,7 @@ describe('per-model routes /v2/models/{model}/infer/...', () => {
 
   beforeAll(async () => {
     server = await startServer(
-      fixtureConfig([
-        { fixture: 'tiny-chat', task: 'text-generation' },
-        { fixture: 'tiny-embed', task: 'embeddings' },
-        { fixture: 'tiny-rerank', task: 'rerank' },
-      ]),
+      fixtureConfig(TEXT_MODELS),
     );
     v3 = new OpenAI({ baseURL: `${server.url}/v3`, apiKey: 'unused', maxRetries: 0 });
   });

@@ -23,8 +23,15 @@ export function fixturePath(name: FixtureName): string {
   return join(fixturesDir(), name);
 }
 
+/** One model of each text task, named after its fixture: the usual server for end-to-end tests. */
+export const TEXT_MODELS = [
+  { fixture: 'tiny-chat', task: 'text-generation' },
+  { fixture: 'tiny-embed', task: 'embeddings' },
+  { fixture: 'tiny-rerank', task: 'rerank' },
+] as const satisfies ReadonlyArray<{ fixture: FixtureName; task: ModelTask }>;
+
 /** A validated config over the fixtures; `overrides` are per-model config keys (snake_case). */
-export function fixtureConfig(models: Array<{ name?: string; fixture: FixtureName; task: ModelTask } & Record<string, unknown>>): RepositoryConfig {
+export function fixtureConfig(models: ReadonlyArray<{ name?: string; fixture: FixtureName; task: ModelTask } & Record<string, unknown>>): RepositoryConfig {
   return parseConfig(
     { models: models.map(({ fixture, name, ...rest }) => ({ name: name ?? fixture, path: fixturePath(fixture), ...rest })) },
     fixturesDir(),
