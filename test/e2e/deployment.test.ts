@@ -30,3 +30,40 @@ describe('one route per process', () => {
     expect(res.status).toBe(404);
   });
 });
+
+describe('ROUTE=tensor and ROUTE=oip', () => {
+  it('tensor: only the OIP routes, over tensor models only', async () => {
+    const server = await startServer(
+      fixtureConfig([
+        { fixture: 'tiny-mlp', task: 'tensor', name: 'mlp' },
+        // Would fail to load if loaded: a tensor-only process must not load it.
+        { fixture: 'tiny-embed', task: 'embeddings', name: 'emb', path: '/nonexistent/model' },
+      ]),
+      'tensor',
+    );
+    try {
+      expect(((await (await fetch(`${server.url}/v2/models`)).json()) as { models: string[] }).models).toEqual(['mlp']);
+      expect((await fetch(`${server.url}/v2/models/mlp`)).status).toBe(200);
+      const v3 = await fetch(`${server.url}/v3/embeddings`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"model":"emb","input":"x"}' });
+      expect(v3.status).toBe(404);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('oip: the OIP routes over every task, no OpenAI routes', async () => {
+    const server = await startServer(fixtureConfig([{ fixture: 'tiny-embed', task: 'embeddings', name: 'emb' }, { fixture: 'tiny-mlp', task: 'tensor', name: 'mlp' }]), 'oip');
+    try {
+      expect(((await (await fetch(`${server.url}/v2/models`)).json()) as { models: string[] }).models).toEqual(['emb', 'mlp']);
+      const infer = await fetch(`${server.url}/v2/models/emb/infer`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['hi'] }] }),
+      });
+      expect(infer.status).toBe(200);
+      expect((await fetch(`${server.url}/v3/embeddings`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"model":"emb","input":"x"}' })).status).toBe(404);
+    } finally {
+      await server.close();
+    }
+  });
+});
