@@ -11,6 +11,8 @@ import { createHealthApp } from './health/index.ts';
 import { createModelsApp } from './models/index.ts';
 import { createOipApp } from './oip/index.ts';
 import { createRerankApp } from './rerank/index.ts';
+import { cors } from 'hono/cors';
+import { apiKeyAuth } from './shared/auth.ts';
 import { bodyLimit } from './shared/body-limit.ts';
 import { errorResponse, flavorOf } from './shared/errors.ts';
 import { hostCheck } from './shared/host-check.ts';
@@ -28,6 +30,9 @@ interface RouteEntry {
   mounts: readonly Mount[];
   create(runtime: Runtime, context: { sse: SseOptions; mount: Mount }): Hono;
 }
+
+/** The binary tensor extension's header, which browsers may send and read. */
+const HEADER_LENGTH = 'Inference-Header-Content-Length';
 
 const OPENAI: readonly Mount[] = [{ prefix: '/v3' }, { prefix: '/v1' }];
 /**
@@ -74,11 +79,21 @@ export interface AppOptions {
    * 403). The composition root sets it when the server is bound to a loopback address.
    */
   allowedHosts?: readonly string[];
+  /** API keys: when any is set, every route but health requires one (401 otherwise). */
+  apiKeys?: readonly string[];
+  /** Origins allowed by CORS (`*` for any); off when unset. */
+  corsOrigins?: readonly string[];
 }
 
 export function createApp(runtime: Runtime, options: AppOptions = {}): Hono {
   const app = new Hono();
   if (options.allowedHosts) app.use(hostCheck(options.allowedHosts));
+  // CORS before auth: a browser's preflight carries no credentials and must be answered.
+  if (options.corsOrigins && options.corsOrigins.length > 0) {
+    const origins = options.corsOrigins;
+    app.use(cors({ origin: origins.includes('*') ? '*' : [...origins], allowHeaders: ['Authorization', 'Content-Type', 'x-api-key', 'x-request-id', HEADER_LENGTH], exposeHeaders: ['Retry-After', HEADER_LENGTH], maxAge: 600 }));
+  }
+  if (options.apiKeys && options.apiKeys.length > 0) app.use(apiKeyAuth(options.apiKeys));
   app.use(bodyLimit(options.maxBodyBytes ?? 32 * 1024 * 1024));
   app.route('/', createHealthApp(runtime));
   for (const { prefix } of OPENAI) app.route(prefix, createModelsApp(runtime));

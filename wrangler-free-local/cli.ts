@@ -1,7 +1,8 @@
 // `npm start`: reads flags and environment (PORT, HOST, ROUTE, OVSERVE_CONFIG, OVSERVE_DRAIN_TIMEOUT_S,
-// OVSERVE_ALLOWED_HOSTS, GRPC_PORT) and serves.
+// OVSERVE_ALLOWED_HOSTS, GRPC_PORT, OVSERVE_API_KEYS[_FILE], OVSERVE_CORS_ORIGINS) and serves.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../runtime/index.ts';
 import { closeOnSignals, DEFAULT_DRAIN_TIMEOUT_MS } from './lifecycle.ts';
@@ -36,6 +37,18 @@ function parseGrpcPort(value: string | undefined): number | undefined {
   return port;
 }
 
+/** A comma-separated list; unset or empty is none. */
+const list = (value: string | undefined) => (value ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+
+/** API keys: --api-key (repeatable) and OVSERVE_API_KEYS (comma-separated), plus OVSERVE_API_KEYS_FILE (one per line). */
+function apiKeys(flags: readonly string[] | undefined): string[] | undefined {
+  const file = process.env.OVSERVE_API_KEYS_FILE;
+  const fromFile = file ? readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#')) : [];
+  const keys = [...(flags ?? []), ...list(process.env.OVSERVE_API_KEYS), ...fromFile];
+  if (file && fromFile.length === 0) throw new Error(`OVSERVE_API_KEYS_FILE ${file} holds no key`);
+  return keys.length > 0 ? keys : undefined;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -44,6 +57,7 @@ async function main(): Promise<void> {
       host: { type: 'string' },
       route: { type: 'string' },
       'grpc-port': { type: 'string' },
+      'api-key': { type: 'string', multiple: true },
     },
   });
   const configFile = values.config ?? process.env.OVSERVE_CONFIG ?? DEFAULT_CONFIG;
@@ -57,6 +71,8 @@ async function main(): Promise<void> {
     route: parseRoute(values.route ?? process.env.ROUTE),
     allowedHosts: parseAllowedHosts(process.env.OVSERVE_ALLOWED_HOSTS),
     grpcPort: parseGrpcPort(values['grpc-port'] ?? process.env.GRPC_PORT),
+    apiKeys: apiKeys(values['api-key']),
+    corsOrigins: list(process.env.OVSERVE_CORS_ORIGINS),
   });
   closeOnSignals(running, console.log, { drainTimeoutMs });
   // A model that cannot load is fatal for a server process (the log line says why).

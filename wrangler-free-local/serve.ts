@@ -17,6 +17,10 @@ export interface ServeOptions {
   sseKeepAliveMs?: number;
   /** Host names answered besides loopback ones (OVSERVE_ALLOWED_HOSTS); `*` turns the check off. */
   allowedHosts?: readonly string[];
+  /** API keys (OVSERVE_API_KEYS): when set, every route but health requires one. */
+  apiKeys?: readonly string[];
+  /** CORS origins (OVSERVE_CORS_ORIGINS); off when unset. */
+  corsOrigins?: readonly string[];
   /** The Open Inference Protocol gRPC service's port (0: any free one); no gRPC server when omitted. */
   grpcPort?: number;
   log?: (line: string) => void;
@@ -70,7 +74,10 @@ export async function serve(options: ServeOptions): Promise<ServedServer> {
     ...(options.route ? { routes: [options.route] } : {}),
     sseKeepAliveMs: options.sseKeepAliveMs,
     allowedHosts: hostsToAllow(options.host, options.allowedHosts),
+    apiKeys: options.apiKeys,
+    corsOrigins: options.corsOrigins,
   });
+  log(options.apiKeys?.length ? `auth: ${options.apiKeys.length} API key(s) required on every route but health` : 'auth: off (no OVSERVE_API_KEYS set)');
   // Listen first: /v2/health/ready answers 503 until every model is warm.
   const http = await listen(app, runtime, options.port, options.host);
   log(`ovserve listening on ${http.url} (${options.route ?? 'all routes'})`);
