@@ -11,6 +11,7 @@ import { createHealthApp } from './health/index.ts';
 import { createModelsApp } from './models/index.ts';
 import { createOipApp } from './oip/index.ts';
 import { createRerankApp } from './rerank/index.ts';
+import { createTokenizeApp } from './tokenize/index.ts';
 import { cors } from 'hono/cors';
 import { apiKeyAuth } from './shared/auth.ts';
 import { bodyLimit } from './shared/body-limit.ts';
@@ -64,6 +65,8 @@ export const ROUTES = {
   // The Open Inference Protocol over every model; `tensor` is the same routes for tensor models only.
   oip: { tasks: ['embeddings', 'rerank', 'text-generation', 'tensor'], mounts: [{ prefix: '/v2' }], create: (runtime, { sse }) => createOipApp(runtime, sse) },
   tensor: { tasks: ['tensor'], mounts: [{ prefix: '/v2' }], create: (runtime, { sse }) => createOipApp(runtime, sse) },
+  // vLLM's tokenizer routes, at the root as vLLM serves them and under /v3.
+  tokenize: { tasks: ['embeddings', 'rerank', 'text-generation'], mounts: [{ prefix: '/' }, { prefix: '/v3' }], create: (runtime) => createTokenizeApp(runtime) },
 } as const satisfies Record<string, RouteEntry>;
 export type RouteName = keyof typeof ROUTES;
 export const ROUTE_NAMES = Object.keys(ROUTES) as RouteName[];

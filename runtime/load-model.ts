@@ -9,13 +9,14 @@ import { createEmbedder, type Embedder } from './tasks/embed.ts';
 import { createGenerator, type Generator } from './tasks/generate.ts';
 import { createReranker, type Reranker } from './tasks/rerank.ts';
 import { createTensorModel, type TensorModel } from './tasks/tensor.ts';
+import { createTextCodec, type TextCodec } from './tasks/tokenize.ts';
 import { createTokenizer } from './tokenizer.ts';
 import type { ModelInfo } from './types.ts';
 
 export type LoadedModel =
-  | { info: ModelInfo; backend: Backend; task: 'embeddings'; embedder: Embedder }
-  | { info: ModelInfo; backend: Backend; task: 'rerank'; reranker: Reranker }
-  | { info: ModelInfo; backend: Backend; task: 'text-generation'; generator: Generator }
+  | { info: ModelInfo; backend: Backend; text: TextCodec; task: 'embeddings'; embedder: Embedder }
+  | { info: ModelInfo; backend: Backend; text: TextCodec; task: 'rerank'; reranker: Reranker }
+  | { info: ModelInfo; backend: Backend; text: TextCodec; task: 'text-generation'; generator: Generator }
   | { info: ModelInfo; backend: Backend; task: 'tensor'; tensorModel: TensorModel };
 
 export async function loadModel(entry: ModelEntry, log: (line: string) => void): Promise<LoadedModel> {
@@ -36,6 +37,7 @@ export async function loadModel(entry: ModelEntry, log: (line: string) => void):
   const manifest = readManifest(entry.path);
   const tokenizer = createTokenizer(manifest.tokenizerJson, manifest.tokenizerConfig);
   const backend = await backendFor();
+  const text = createTextCodec(manifest, tokenizer);
   const info: ModelInfo = {
     name: entry.name,
     task: entry.task,
@@ -45,12 +47,12 @@ export async function loadModel(entry: ModelEntry, log: (line: string) => void):
   };
   switch (entry.task) {
     case 'embeddings':
-      return { info, backend, task: 'embeddings', embedder: createEmbedder(entry, manifest, backend, tokenizer) };
+      return { info, backend, text, task: 'embeddings', embedder: createEmbedder(entry, manifest, backend, tokenizer) };
     case 'rerank':
-      return { info, backend, task: 'rerank', reranker: createReranker(entry, manifest, backend, tokenizer) };
+      return { info, backend, text, task: 'rerank', reranker: createReranker(entry, manifest, backend, tokenizer) };
     case 'text-generation': {
       const session = backend.statefulDecoder ? createStatefulSession(backend.statefulDecoder) : createOptimumSession(optimumDecoderOf(backend, manifest));
-      return { info, backend, task: 'text-generation', generator: createGenerator(entry, manifest, session, tokenizer) };
+      return { info, backend, text, task: 'text-generation', generator: createGenerator(entry, manifest, session, tokenizer) };
     }
   }
 }

@@ -2,7 +2,7 @@
 import type { RepositoryConfig } from './config.ts';
 import { RuntimeError } from './errors.ts';
 import { loadModel, type LoadedModel } from './load-model.ts';
-import type { EmbedRequest, EmbedResult, GenerateRequest, Generation, InferRequest, InferResult, ModelInfo, ModelMetadata, RerankRequest, RerankResult } from './types.ts';
+import type { DetokenizeRequest, TokenizeRequest, TokenizeResult, EmbedRequest, EmbedResult, GenerateRequest, Generation, InferRequest, InferResult, ModelInfo, ModelMetadata, RerankRequest, RerankResult } from './types.ts';
 import type { BatchStats } from './batching/encoder-queue.ts';
 import type { SchedulerStats } from './batching/scheduler.ts';
 import type { ModelTask } from './config.ts';
@@ -20,6 +20,10 @@ export interface Runtime {
    * output; failures after that come out of the stream.
    */
   generate(request: GenerateRequest): Promise<Generation>;
+  /** Token ids of a text or chat, for any model with a tokenizer. */
+  tokenize(request: TokenizeRequest): Promise<TokenizeResult>;
+  /** Text of token ids, special tokens included. */
+  detokenize(request: DetokenizeRequest): Promise<string>;
   /** Runs a tensor model on named tensors (the Open Inference Protocol's infer). */
   infer(request: InferRequest): Promise<InferResult>;
   /** A loaded model's graph inputs and outputs; not_ready while it loads. */
@@ -74,6 +78,15 @@ export function createRuntime(config: RepositoryConfig, options: RuntimeOptions 
     return model as Extract<LoadedModel, { task: T }>;
   }
 
+  /** A model's tokenizer, whatever its task (tensor models have none). */
+  function textOf(name: string) {
+    const entry = configured.get(name);
+    if (!entry) throw new RuntimeError('model_not_found', `The model '${name}' does not exist.`, { param: 'model' });
+    const model = lookup(name, entry.task);
+    if (model.task === 'tensor') throw new RuntimeError('wrong_task', `The model '${name}' is a tensor model and has no tokenizer.`, { param: 'model' });
+    return model.text;
+  }
+
   async function track<T>(work: () => Promise<T>): Promise<T> {
     inFlight++;
     try {
@@ -92,6 +105,8 @@ export function createRuntime(config: RepositoryConfig, options: RuntimeOptions 
       ),
     embed: (request) => track(() => lookup(request.model, 'embeddings').embedder.embed(request)),
     rerank: (request) => track(() => lookup(request.model, 'rerank').reranker.rerank(request)),
+    tokenize: async (request) => textOf(request.model).tokenize(request),
+    detokenize: async (request) => textOf(request.model).detokenize(request),
     infer: (request) => track(() => lookup(request.model, 'tensor').tensorModel.infer(request)),
     modelMetadata(name) {
       const entry = configured.get(name);

@@ -106,6 +106,27 @@ export interface Generation extends AsyncIterable<GenerationEvent> {
   readonly choices: number;
 }
 
+/** Text, or a conversation rendered by the model's chat template, to token ids. */
+export interface TokenizeRequest {
+  model: string;
+  input: { text: string } | { messages: ChatMessage[] };
+  /** The model's own special tokens around plain text (default true; a chat template writes its own). */
+  addSpecialTokens?: boolean;
+  /** Chat only: open the assistant's turn (default true). */
+  addGenerationPrompt?: boolean;
+}
+
+export interface TokenizeResult {
+  ids: number[];
+  /** The model's context length. */
+  maxLength: number;
+}
+
+export interface DetokenizeRequest {
+  model: string;
+  ids: number[];
+}
+
 /** Any model run as it is: named tensors in, named tensors out (the `tensor` task). */
 export interface InferRequest {
   model: string;

@@ -94,51 +94,47 @@ export const frequencyPresencePenalty = (frequency: number, presence: number): L
 };
 
 export const temperature = (t: number): LogitsProcessor => (logits) => {
-  for (let i = 0; i < logits.length; i++) logits[i] = clampLogit((logits[i] as number) / t);
+  for (let i = 0; i < logits.length; i++) {
+    const y = (logits[i] as number) / t;
+    logits[i] = y <= MAX_LOGIT && y >= -MAX_LOGIT ? y : clampLogit(y);
+  }
 };
 
 /** Keeps the k largest logits (ties at the boundary kept). */
 export const topK = (k: number): LogitsProcessor => (logits) => {
   if (k >= logits.length) return;
+  if (Number.isInteger(k) && k >= 1 && keepLargest(logits, k)) return;
+  // A row holding NaN, or a k that is not a count, gets the threshold it always got.
   const threshold = kthLargest(logits, k);
   for (let i = 0; i < logits.length; i++) if ((logits[i] as number) < threshold) logits[i] = -Infinity;
 };
 
-/** Keeps the smallest set of most likely tokens whose probability reaches p. */
+/**
+ * Keeps the smallest set of most likely tokens whose probability reaches p: today's definition,
+ * with float32 probabilities, summed from the most likely down, ties broken by lower index.
+ * The nucleus is found from bounds on those probabilities (no sort of the vocabulary); a row the
+ * bounds cannot settle is sorted exactly as it always was.
+ */
 export const topP = (p: number): LogitsProcessor => (logits) => {
   if (p >= 1) return;
-  const probs = softmax(logits);
-  let max = 0;
-  for (let i = 0; i < probs.length; i++) if ((probs[i] as number) > max) max = probs[i] as number;
-  if (!(max > 0)) return; // an all-masked row has no nucleus; the caller falls back to greedy
-  // Only tokens above a threshold can be in the nucleus once their mass reaches p: sort just those.
-  // The threshold falls by 1e-4 a round and is 0 (every token) by the fourth, so this ends.
-  let threshold = max * 1e-4;
-  let candidates: number[] = [];
-  for (let round = 0; ; round++) {
-    candidates = [];
-    let mass = 0;
-    for (let i = 0; i < probs.length; i++) if ((probs[i] as number) >= threshold && (probs[i] as number) > 0) candidates.push(i), (mass += probs[i] as number);
-    if (mass >= p || threshold === 0) break;
-    threshold = round >= 3 ? 0 : threshold * 1e-4;
-  }
-  candidates.sort((a, b) => (probs[b] as number) - (probs[a] as number) || a - b);
-  const keep = new Set<number>();
-  let cumulative = 0;
-  for (const id of candidates) {
-    keep.add(id);
-    cumulative += probs[id] as number;
-    if (cumulative >= p) break;
-  }
-  for (let i = 0; i < logits.length; i++) if (!keep.has(i)) logits[i] = -Infinity;
+  const row = scanRow(logits);
+  // NaN, +Infinity or nothing finite: softmax is all zeros and there is no nucleus to keep.
+  if (!Number.isFinite(row.max)) return;
+  if (!nucleusByBounds(logits, p, row)) nucleusBySort(logits, p);
 };
 
 /** Drops tokens less likely than min_p times the most likely one. */
 export const minP = (m: number): LogitsProcessor => (logits) => {
-  const max = logits.reduce((a, x) => Math.max(a, x), -Infinity);
-  if (max === -Infinity || m <= 0) return;
-  const cutoff = max + Math.log(m); // p_i / p_max < m  <=>  logit_i < max + ln m
-  for (let i = 0; i < logits.length; i++) if ((logits[i] as number) < cutoff) logits[i] = -Infinity;
+  if (!(m > 0)) return; // m <= 0 keeps everything; so does NaN, whose cutoff compares false
+  const row = scanRow(logits);
+  if (row.max === -Infinity || Number.isNaN(row.max)) return;
+  const cutoff = row.max + Math.log(m); // p_i / p_max < m  <=>  logit_i < max + ln m
+  const list = row.entries;
+  const size = list ? row.count : logits.length;
+  for (let j = 0; j < size; j++) {
+    const i = list ? (list[j] as number) : j;
+    if ((logits[i] as number) < cutoff) logits[i] = -Infinity;
+  }
 };
 
 /** The processors a request needs, in order; greedy (temperature below MIN_TEMPERATURE) skips the truncations. */
@@ -190,4 +186,347 @@ export function kthLargest(values: Float32Array, k: number): number {
   }
   if (top.length < k) top.sort((a, b) => a - b);
   return top[0] as number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The hot path. Buffers live at module level and grow to the largest row seen, so a step
+// allocates nothing; every function below finishes with them before it returns.
+
+/** What one pass over a row found. Shared: valid until the next scanRow call. */
+export interface RowScan {
+  /** The largest entry; NaN if the row holds a NaN. */
+  max: number;
+  /** Entries above -Infinity (for a dense row: at least a quarter of it). */
+  count: number;
+  /** Their indices in order, when they are at most a quarter of the row (a truncated row). */
+  entries: Int32Array | undefined;
+}
+
+const scanned: RowScan = { max: -Infinity, count: 0, entries: undefined };
+let entryBuffer = new Int32Array(0);
+
+/** Finds a row's maximum and, for a mostly masked row, where its live entries are. */
+export function scanRow(logits: Float32Array): RowScan {
+  const n = logits.length;
+  const cap = n >>> 2;
+  if (entryBuffer.length < cap) entryBuffer = new Int32Array(cap);
+  const entries = entryBuffer;
+  let max = -Infinity;
+  let count = 0;
+  let i = 0;
+  for (; i < n && count <= cap; i++) {
+    const x = logits[i] as number;
+    if (x > -Infinity) {
+      if (count < cap) entries[count] = i;
+      count++;
+      if (x > max) max = x;
+    } else if (x !== x) return found(NaN, count, undefined);
+  }
+  if (count <= cap) return found(max, count, entries);
+  // Dense: only the maximum (and a NaN) matter from here.
+  for (; i < n; i++) {
+    const x = logits[i] as number;
+    if (x > max) max = x;
+    else if (x !== x) return found(NaN, count, undefined);
+  }
+  return found(max, count, undefined);
+}
+
+function found(max: number, count: number, entries: Int32Array | undefined): RowScan {
+  scanned.max = max;
+  scanned.count = count;
+  scanned.entries = entries;
+  return scanned;
+}
+
+let heapBuffer = new Float64Array(0);
+let candidateBuffer = new Int32Array(0);
+let candidateValueBuffer = new Float32Array(0);
+
+/**
+ * Masks every value below the k-th largest (1 <= k < length), or returns false (the row
+ * untouched) if it holds a NaN. One pass keeps a min-heap of the k largest so far and remembers
+ * the tokens not below its minimum then; every other token is below the final k-th largest.
+ */
+function keepLargest(values: Float32Array, k: number): boolean {
+  const n = values.length;
+  if (heapBuffer.length < k) heapBuffer = new Float64Array(k);
+  if (candidateBuffer.length < n) (candidateBuffer = new Int32Array(n)), (candidateValueBuffer = new Float32Array(n));
+  const heap = heapBuffer;
+  const candidates = candidateBuffer;
+  for (let i = 0; i < k; i++) {
+    const v = values[i] as number;
+    if (v !== v) return false;
+    heap[i] = v;
+    candidates[i] = i;
+  }
+  let count = k;
+  for (let i = (k >> 1) - 1; i >= 0; i--) siftDown(heap, k, i);
+  let smallest = heap[0] as number;
+  for (let i = k; i < n; i++) {
+    const v = values[i] as number;
+    if (v >= smallest) {
+      candidates[count++] = i;
+      if (v > smallest) {
+        heap[0] = v;
+        siftDown(heap, k, 0);
+        smallest = heap[0] as number;
+      }
+    } else if (v !== v) return false;
+  }
+  const keptValues = candidateValueBuffer;
+  let kept = 0;
+  for (let t = 0; t < count; t++) {
+    const i = candidates[t] as number;
+    const v = values[i] as number;
+    if (v >= smallest) (candidates[kept] = i), (keptValues[kept++] = v);
+  }
+  values.fill(-Infinity);
+  for (let t = 0; t < kept; t++) values[candidates[t] as number] = keptValues[t] as number;
+  return true;
+}
+
+/** Restores the min-heap property below `at`. */
+function siftDown(heap: Float64Array, size: number, at: number): void {
+  const v = heap[at] as number;
+  let i = at;
+  for (;;) {
+    let child = 2 * i + 1;
+    if (child >= size) break;
+    if (child + 1 < size && (heap[child + 1] as number) < (heap[child] as number)) child++;
+    if ((heap[child] as number) >= v) break;
+    heap[i] = heap[child] as number;
+    i = child;
+  }
+  heap[i] = v;
+}
+
+const EXP_STEPS = 64;
+/** 2^(-j/64), and exact powers 2^-q: the table factors of expApprox. */
+const EXP_FRACTIONS = Float64Array.from({ length: EXP_STEPS }, (_, j) => 2 ** (-j / EXP_STEPS));
+const EXP_POWERS = new Float64Array(128).map((_, q) => 1 / 2 ** q);
+const STEPS_PER_NAT = EXP_STEPS / Math.LN2;
+const NATS_PER_STEP = Math.LN2 / EXP_STEPS;
+
+/**
+ * A bound on |expApprox(d) / e^d - 1| over (-63, 0]: the cubic's remainder, r^4/24 e^|r| for
+ * |r| <= ln2/128 (3.6e-11), plus rounding (under 1e-14), with room to spare.
+ */
+export const EXP_APPROX_ERROR = 1e-10;
+
+/** e^d for -63 < d <= 0 to within EXP_APPROX_ERROR: 2^(-m/64) from two tables times a cubic in the remainder. */
+export function expApprox(d: number): number {
+  return expInSteps(d, stepsBelow(d));
+}
+
+/** m = round(-d / (ln2/64)), the whole 64ths of an octave below 0 (monotone in d). */
+const stepsBelow = (d: number) => (-d * STEPS_PER_NAT + 0.5) | 0;
+
+/** e^d from m = stepsBelow(d): 2^(-m/64) e^r with |r| <= ln2/128. */
+function expInSteps(d: number, m: number): number {
+  const r = d + m * NATS_PER_STEP;
+  return (EXP_POWERS[m >> 6] as number) * (EXP_FRACTIONS[m & 63] as number) * (1 + r * (1 + r * (0.5 + r * (1 / 6))));
+}
+
+/**
+ * Tokens are bucketed by m = stepsBelow(d), d = logit - max: buckets are ln2/64 apart (a factor
+ * of 1.1%), and a larger d never lands in a later bucket.
+ */
+const DEEPEST = -63;
+/** Below DEEPEST a token weighs under e^-63 (4.4e-28) and joins no bucket. */
+const BUCKETS = stepsBelow(DEEPEST) + 2;
+const ROUNDOFF = 2 ** -53;
+/** Relative error of expApprox against Math.exp (itself within an ulp of e^d), with room for the products that apply it. */
+const WEIGHT_SLACK = 2 * (EXP_APPROX_ERROR + 1e-15);
+const bucketMass = new Float64Array(BUCKETS);
+/** Each bucket's tokens as a linked list: first index (-1 for none), then the next one per token. */
+const bucketFirst = new Int32Array(BUCKETS);
+let bucketNext = new Int32Array(0);
+let keptIndexBuffer = new Int32Array(0);
+let keptValueBuffer = new Float32Array(0);
+let lowBuffer = new Float64Array(0);
+let highBuffer = new Float64Array(0);
+
+/**
+ * Today's top-p without sorting the vocabulary, or false (the row untouched) when it cannot be sure.
+ *
+ * Today keeps the first k tokens in the order (q desc, index asc), q_i = fround(fround(e_i) / S),
+ * e_i = Math.exp(x_i - max) and S their float64 sum in index order, k the first count whose
+ * float64 running sum of q reaches p. Here S is bracketed from an approximate exponential (every
+ * rounding bounded), which brackets every q; the running sum is found in buckets of d, the tokens
+ * above the crossing bucket taken whole and the ones in it (and the next) ordered. The answer is
+ * used only when the brackets prove it is today's: the sum reaches p at k and not before, with
+ * room for float64 reordering error; the k kept tokens outrank every other one in today's order;
+ * and each is a candidate in the round of today's threshold pre-filter that keeps them.
+ */
+export function nucleusByBounds(logits: Float32Array, p: number, row: RowScan): boolean {
+  const max = row.max;
+  const n = logits.length;
+  const mass = bucketRow(logits, row);
+  const goal = p * mass;
+  let edge = 0;
+  for (let run = 0; edge < BUCKETS; edge++) if ((run += bucketMass[edge] as number) >= goal) break;
+  if (edge > BUCKETS - 3) return false; // the nucleus reaches the tail: leave it to the sort
+
+  // S within [sumLow, sumHigh]: the weights' error, float64 summation error in both sums (n u
+  // each), and the unbucketed tail (at most n e^-63).
+  const slack = 2 * (EXP_APPROX_ERROR + 1e-15 + 2.03 * n * ROUNDOFF);
+  const sumLow = mass * (1 - slack);
+  const sumHigh = mass * (1 + slack) + n * 1e-27;
+
+  // Tokens in buckets above the edge, all kept if any answer is: bounds on q and on their sums.
+  if (keptIndexBuffer.length < n) (keptIndexBuffer = new Int32Array(n)), (keptValueBuffer = new Float32Array(n));
+  const keptIndex = keptIndexBuffer;
+  let above = 0;
+  let aboveLow = 0;
+  let aboveHigh = 0;
+  let aboveMinLow = Infinity;
+  let maxHigh = 0;
+  for (let bucket = 0; bucket < edge; bucket++) {
+    for (let i = bucketFirst[bucket] as number; i >= 0; i = bucketNext[i] as number) {
+      const w = expApprox((logits[i] as number) - max);
+      const low = Math.fround(Math.fround(w * (1 - WEIGHT_SLACK)) / sumHigh);
+      const high = Math.fround(Math.fround(w * (1 + WEIGHT_SLACK)) / sumLow);
+      keptIndex[above++] = i;
+      aboveLow += low;
+      aboveHigh += high;
+      if (low < aboveMinLow) aboveMinLow = low;
+      if (high > maxHigh) maxHigh = high;
+    }
+  }
+  // Tokens in the edge bucket and the next, in today's order wherever their q differ: larger
+  // logit first, lower index among equal logits. Their e are exact.
+  let listedCount = 0;
+  for (let bucket = edge; bucket <= edge + 1; bucket++) {
+    for (let i = bucketFirst[bucket] as number; i >= 0; i = bucketNext[i] as number) keptIndex[above + listedCount++] = i;
+  }
+  const order = keptIndex.subarray(above, above + listedCount).sort((a, b) => (logits[b] as number) - (logits[a] as number) || a - b);
+  if (lowBuffer.length < listedCount) (lowBuffer = new Float64Array(n)), (highBuffer = new Float64Array(n));
+  const lows = lowBuffer;
+  const highs = highBuffer;
+  for (let t = 0; t < listedCount; t++) {
+    const e = Math.fround(Math.exp((logits[order[t] as number] as number) - max));
+    lows[t] = Math.fround(e / sumHigh);
+    highs[t] = Math.fround(e / sumLow);
+    if ((highs[t] as number) > maxHigh) maxHigh = highs[t] as number;
+  }
+  // Every token two or more buckets down has -d >= (edge + 1.5) ln2/64 (less rounding), or is in
+  // the tail below DEEPEST: q at most farHigh.
+  const farWeight = Math.exp(Math.max(-(edge + 1.49) * NATS_PER_STEP, DEEPEST)) * (1 + 1e-12);
+  const farHigh = Math.fround(Math.fround(farWeight) / sumLow);
+  if (farHigh > maxHigh) maxHigh = farHigh;
+
+  // The first count whose lower running sum surely reaches p, allowing for today's summation order.
+  let low = aboveLow;
+  let high = aboveHigh;
+  let minLow = aboveMinLow;
+  let minHigh = Infinity;
+  let last = -1;
+  for (let t = 0; t < listedCount; t++) {
+    low += lows[t] as number;
+    high += highs[t] as number;
+    if ((lows[t] as number) < minLow) minLow = lows[t] as number;
+    if ((highs[t] as number) < minHigh) minHigh = highs[t] as number;
+    if (low * (1 - (4 * (above + t + 1) + 8) * ROUNDOFF) >= p) {
+      last = t;
+      break;
+    }
+  }
+  if (last < 0) return false;
+  const kept = above + last + 1;
+  const eta = (4 * kept + 8) * ROUNDOFF;
+  // Without the smallest kept q the sum stays below p, so today does not stop earlier.
+  if (kept > 1 && !((high * (1 + eta) - minLow) * (1 + eta) < p)) return false;
+
+  // The kept tokens outrank the rest: strictly larger q, except within the group of equal logits
+  // the boundary falls in, which today orders by index as here.
+  const boundaryLogit = logits[order[last] as number] as number;
+  let groupStart = last;
+  while (groupStart > 0 && logits[order[groupStart - 1] as number] === boundaryLogit) groupStart--;
+  let groupEnd = last + 1;
+  while (groupEnd < listedCount && logits[order[groupEnd] as number] === boundaryLogit) groupEnd++;
+  let outrankLow = aboveMinLow;
+  for (let t = 0; t < groupStart; t++) if ((lows[t] as number) < outrankLow) outrankLow = lows[t] as number;
+  let outrankedHigh = farHigh;
+  for (let t = groupEnd; t < listedCount; t++) if ((highs[t] as number) > outrankedHigh) outrankedHigh = highs[t] as number;
+  if (!(outrankLow > (highs[groupStart] as number)) || !((lows[groupStart] as number) > outrankedHigh)) return false;
+
+  if (!candidatesInSomeRound(minLow, minHigh, Math.fround(1 / sumHigh), maxHigh, kept)) return false;
+
+  // Mask everything, then put the kept values back.
+  const keptValue = keptValueBuffer;
+  for (let t = 0; t < kept; t++) keptValue[t] = logits[keptIndex[t] as number] as number;
+  logits.fill(-Infinity);
+  for (let t = 0; t < kept; t++) logits[keptIndex[t] as number] = keptValue[t] as number;
+  return true;
+}
+
+/** Fills bucketMass with approximate weights e^d and links each token into its bucket's list; returns the total weight. */
+function bucketRow(logits: Float32Array, row: RowScan): number {
+  const max = row.max;
+  const list = row.entries;
+  const size = list ? row.count : logits.length;
+  if (bucketNext.length < logits.length) bucketNext = new Int32Array(logits.length);
+  const next = bucketNext;
+  bucketMass.fill(0);
+  bucketFirst.fill(-1);
+  let mass = 0;
+  for (let j = 0; j < size; j++) {
+    const i = list ? (list[j] as number) : j;
+    const d = (logits[i] as number) - max;
+    if (d > DEEPEST) {
+      const bucket = stepsBelow(d);
+      const w = expInSteps(d, bucket);
+      mass += w;
+      bucketMass[bucket] = (bucketMass[bucket] as number) + w;
+      next[i] = bucketFirst[bucket] as number;
+      bucketFirst[bucket] = i;
+    }
+  }
+  return mass;
+}
+
+/**
+ * True when today's threshold rounds (max * 1e-4, then 1e-4 of that three times, then 0) reach
+ * one whose candidates include every kept token (the candidates are a prefix of the order, so the
+ * sorted prefix and its running sums are the same), having left every earlier round: there some
+ * kept token is surely below the threshold, so the candidates' mass is below p.
+ */
+function candidatesInSomeRound(minLow: number, minHigh: number, maxLow: number, maxHigh: number, kept: number): boolean {
+  let thresholdLow = maxLow * 1e-4;
+  let thresholdHigh = maxHigh * 1e-4;
+  for (let round = 0; ; round++) {
+    if (minLow > 0 && minLow >= thresholdHigh) return true;
+    if (kept === 1 || !(minHigh < thresholdLow)) return false;
+    thresholdLow = round >= 3 ? 0 : thresholdLow * 1e-4;
+    thresholdHigh = round >= 3 ? 0 : thresholdHigh * 1e-4;
+  }
+}
+
+/** Today's top-p as it always ran: softmax, threshold pre-filter, sort, running sum; for rows the bounds leave open. */
+export function nucleusBySort(logits: Float32Array, p: number): void {
+  const probs = softmax(logits);
+  let max = 0;
+  for (let i = 0; i < probs.length; i++) if ((probs[i] as number) > max) max = probs[i] as number;
+  if (!(max > 0)) return; // an all-masked row has no nucleus; the caller falls back to greedy
+  // Only tokens above a threshold can be in the nucleus once their mass reaches p: sort just those.
+  // The threshold falls by 1e-4 a round and is 0 (every token) by the fourth, so this ends.
+  let threshold = max * 1e-4;
+  let candidates: number[] = [];
+  for (let round = 0; ; round++) {
+    candidates = [];
+    let mass = 0;
+    for (let i = 0; i < probs.length; i++) if ((probs[i] as number) >= threshold && (probs[i] as number) > 0) candidates.push(i), (mass += probs[i] as number);
+    if (mass >= p || threshold === 0) break;
+    threshold = round >= 3 ? 0 : threshold * 1e-4;
+  }
+  candidates.sort((a, b) => (probs[b] as number) - (probs[a] as number) || a - b);
+  const keep = new Uint8Array(logits.length);
+  let cumulative = 0;
+  for (const id of candidates) {
+    keep[id] = 1;
+    cumulative += probs[id] as number;
+    if (cumulative >= p) break;
+  }
+  for (let i = 0; i < logits.length; i++) if (keep[i] === 0) logits[i] = -Infinity;
 }

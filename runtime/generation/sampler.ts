@@ -1,5 +1,5 @@
 // Choosing the next token (greedy or seeded sampling) and reporting log-probabilities.
-import { clampLogit } from './logits-processors.ts';
+import { clampLogit, scanRow } from './logits-processors.ts';
 import type { Rng } from './rng.ts';
 
 export function argmax(logits: Float32Array): number {
@@ -9,24 +9,37 @@ export function argmax(logits: Float32Array): number {
   return best;
 }
 
+let weightBuffer = new Float64Array(0);
+
 /**
- * Draws from softmax(logits) with the sequence's own generator (inverse CDF). Total: a row with
- * no finite weight (all masked, or values no distribution can be made of) gives its argmax.
+ * Draws from softmax(logits) with the sequence's own generator (inverse CDF over indices in
+ * order). Total: a row with no finite weight (all masked, or values no distribution can be made
+ * of) gives its argmax. Masked entries weigh exactly 0, so a truncated row visits only its live
+ * entries, and each weight is computed once.
  */
 export function sample(logits: Float32Array, rng: Rng): number {
-  const max = logits.reduce((m, x) => Math.max(m, x), -Infinity);
+  const row = scanRow(logits);
+  const max = row.max;
   if (!Number.isFinite(max)) return argmax(logits);
+  const list = row.entries;
+  const size = list ? row.count : logits.length;
+  if (weightBuffer.length < size) weightBuffer = new Float64Array(logits.length);
+  const weights = weightBuffer;
   let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += Math.exp((logits[i] as number) - max);
+  for (let j = 0; j < size; j++) {
+    const w = Math.exp((logits[list ? (list[j] as number) : j] as number) - max);
+    weights[j] = w;
+    sum += w;
+  }
   if (!(sum > 0) || !Number.isFinite(sum)) return argmax(logits);
   let target = rng() * sum;
   let last = 0;
-  for (let i = 0; i < logits.length; i++) {
-    const w = Math.exp((logits[i] as number) - max);
+  for (let j = 0; j < size; j++) {
+    const w = weights[j] as number;
     if (w === 0) continue;
-    last = i;
+    last = list ? (list[j] as number) : j;
     target -= w;
-    if (target < 0) return i;
+    if (target < 0) return last;
   }
   return last; // rounding left a sliver: the last possible token
 }

@@ -43,6 +43,8 @@ export function createFakeRuntime(models: Array<Pick<ModelInfo, 'name' | 'task'>
       promptTokens: 10,
     }),
     onGenerate: scriptedEvents,
+    tokenize: async (request) => ({ ids: 'text' in request.input ? [...request.input.text].map((ch) => ch.charCodeAt(0)) : [1, 2], maxLength: 128 }),
+    detokenize: async (request) => String.fromCharCode(...request.ids),
     onInfer: async (request) => ({ model: request.model, outputs: { ...request.inputs } }),
     infer(request) {
       fake.calls.infer.push(request);

@@ -1,0 +1,104 @@
+// The quantized copy of a model file: rewritten once, then reused, under a key of the source bytes.
+// <source dir>/.ovserve-cache/<stem>.int8.<key>.onnx is written atomically (temp file, then rename).
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { access, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
+import { decodeModel, encodeModel } from './model-proto.ts';
+import { DEFAULT_MIN_ELEMENTS, quantizeInt8, type Int8Options, type QuantizedMatMul } from './quantize-int8.ts';
+
+export type QuantizeScheme = 'int8';
+
+export const CACHE_DIR_NAME = '.ovserve-cache';
+
+/** Names the rewrite's output format; bump it whenever the rewrite changes what it writes. */
+export const INT8_RECIPE = 'ovserve-int8-v1';
+
+export interface RewriteSummary {
+  source: string;
+  file: string;
+  quantized: QuantizedMatMul[];
+  skipped: Array<{ node: string; reason: string }>;
+  ms: number;
+}
+
+export interface QuantizedFileOptions extends Int8Options {
+  /** Where cache files go; default `.ovserve-cache` beside the source file. */
+  cacheDir?: string;
+  /** Called after a rewrite (not on reuse), e.g. to log what was quantized. */
+  onRewrite?: (summary: RewriteSummary) => void;
+}
+
+/** The line hashed ahead of the source bytes: everything besides them that decides the output. */
+export function recipeLine(scheme: QuantizeScheme, options: Int8Options = {}): string {
+  return `${scheme} ${INT8_RECIPE} min_elements=${options.minElements ?? DEFAULT_MIN_ELEMENTS} reduce_range=${options.reduceRange ? 1 : 0}\n`;
+}
+
+/** The cache file name for a key (a sha256 hex digest). */
+export function cacheFileName(sourceFile: string, scheme: QuantizeScheme, key: string): string {
+  const name = basename(sourceFile);
+  const stem = extname(name) === '.onnx' ? name.slice(0, -'.onnx'.length) : name;
+  return `${stem}.${scheme}.${key.slice(0, 16)}.onnx`;
+}
+
+async function streamedKey(file: string, recipe: string): Promise<string> {
+  const hash = createHash('sha256').update(recipe);
+  for await (const chunk of createReadStream(file, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+const exists = (file: string) => access(file).then(() => true, () => false);
+
+/** Writes `chunks` to `file` through a temp file and a rename, so readers never see a partial model. */
+async function writeAtomically(file: string, chunks: readonly Uint8Array[]): Promise<void> {
+  const temp = `${file}.tmp-${process.pid}-${randomUUID()}`;
+  const handle = await open(temp, 'w');
+  try {
+    for (let i = 0; i < chunks.length; i += 256) await handle.writev(chunks.slice(i, i + 256));
+    await handle.sync();
+  } catch (err) {
+    await handle.close();
+    await rm(temp, { force: true });
+    throw err;
+  }
+  await handle.close();
+  try {
+    await rename(temp, file);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+}
+
+async function rewrite(sourceFile: string, scheme: QuantizeScheme, options: QuantizedFileOptions, cacheDir: string): Promise<string> {
+  const started = performance.now();
+  const bytes = await readFile(sourceFile);
+  // Key the bytes actually rewritten (the file may have changed since it was hashed).
+  const key = createHash('sha256').update(recipeLine(scheme, options)).update(bytes).digest('hex');
+  const file = join(cacheDir, cacheFileName(sourceFile, scheme, key));
+  if (await exists(file)) return file;
+  const result = quantizeInt8(decodeModel(bytes), options);
+  await mkdir(cacheDir, { recursive: true });
+  await writeAtomically(file, encodeModel(result.model));
+  options.onRewrite?.({ source: sourceFile, file, quantized: result.quantized, skipped: result.skipped, ms: performance.now() - started });
+  return file;
+}
+
+const inFlight = new Map<string, Promise<string>>();
+
+/**
+ * The path of `sourceFile` rewritten with `scheme`, made on first use and reused while the source
+ * bytes (and the recipe) are unchanged. Concurrent calls for one file share one rewrite.
+ */
+export async function quantizedModelFile(sourceFile: string, scheme: QuantizeScheme, options: QuantizedFileOptions = {}): Promise<string> {
+  if (scheme !== 'int8') throw new Error(`unknown quantize scheme "${String(scheme)}"; known: int8`);
+  const cacheDir = options.cacheDir ?? join(dirname(sourceFile), CACHE_DIR_NAME);
+  const key = await streamedKey(sourceFile, recipeLine(scheme, options));
+  const file = join(cacheDir, cacheFileName(sourceFile, scheme, key));
+  if (await exists(file)) return file;
+  const pending = inFlight.get(file);
+  if (pending) return pending;
+  const job = rewrite(sourceFile, scheme, options, cacheDir).finally(() => inFlight.delete(file));
+  inFlight.set(file, job);
+  return job;
+}
