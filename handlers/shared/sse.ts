@@ -89,7 +89,8 @@ export function sseResponse(
   return c.newResponse(body, 200, {
     'Content-Type': 'text/event-stream',
     'Cache-Control': 'no-cache',
-    Connection: 'keep-alive',
+    // What OVMS sends; never to a client that asked to close the connection.
+    ...(/\bclose\b/i.test(c.req.header('connection') ?? '') ? {} : { Connection: 'keep-alive' }),
     'X-Accel-Buffering': 'no',
   });
 }
