@@ -3,6 +3,8 @@
 // Every processor is total: for any parameters the edge admits and any row, it terminates and
 // leaves no NaN and no +Infinity (values are clamped to the largest finite float32), so softmax
 // and sampling downstream always see a well-defined distribution or an all-masked row.
+// The truncations run in a few linear passes over the row with reused buffers, and keep exactly
+// the tokens the sorting implementation kept (test/generation/sampling-speed-equivalence.test.ts).
 
 export interface SamplingParams {
   /** 0 means greedy. */
@@ -94,61 +96,64 @@ export const frequencyPresencePenalty = (frequency: number, presence: number): L
 };
 
 export const temperature = (t: number): LogitsProcessor => (logits) => {
-  for (let i = 0; i < logits.length; i++) {
-    const y = (logits[i] as number) / t;
-    logits[i] = y <= MAX_LOGIT && y >= -MAX_LOGIT ? y : clampLogit(y);
-  }
+  for (let i = 0; i < logits.length; i++) logits[i] = scaled(logits[i] as number, t);
 };
 
 /** Keeps the k largest logits (ties at the boundary kept). */
 export const topK = (k: number): LogitsProcessor => (logits) => {
-  if (k >= logits.length) return;
-  if (Number.isInteger(k) && k >= 1 && keepLargest(logits, k)) return;
-  // A row holding NaN, or a k that is not a count, gets the threshold it always got.
-  const threshold = kthLargest(logits, k);
-  for (let i = 0; i < logits.length; i++) if ((logits[i] as number) < threshold) logits[i] = -Infinity;
+  if (k < logits.length) keepTopK(logits, k);
 };
 
 /**
- * Keeps the smallest set of most likely tokens whose probability reaches p: today's definition,
- * with float32 probabilities, summed from the most likely down, ties broken by lower index.
- * The nucleus is found from bounds on those probabilities (no sort of the vocabulary); a row the
- * bounds cannot settle is sorted exactly as it always was.
+ * Keeps the smallest set of most likely tokens whose probability reaches p: with float32
+ * probabilities summed from the most likely down, ties broken by lower index.
  */
 export const topP = (p: number): LogitsProcessor => (logits) => {
-  if (p >= 1) return;
+  if (p >= 1) return; // (a NaN p runs, and keeps every token with a probability, as it always did)
   const row = scanRow(logits);
   // NaN, +Infinity or nothing finite: softmax is all zeros and there is no nucleus to keep.
-  if (!Number.isFinite(row.max)) return;
-  if (!nucleusByBounds(logits, p, row)) nucleusBySort(logits, p);
+  if (Number.isFinite(row.max) && nucleusByBounds(logits, p, row) === 0) nucleusBySort(logits, p);
 };
 
 /** Drops tokens less likely than min_p times the most likely one. */
 export const minP = (m: number): LogitsProcessor => (logits) => {
-  if (!(m > 0)) return; // m <= 0 keeps everything; so does NaN, whose cutoff compares false
-  const row = scanRow(logits);
-  if (row.max === -Infinity || Number.isNaN(row.max)) return;
-  const cutoff = row.max + Math.log(m); // p_i / p_max < m  <=>  logit_i < max + ln m
-  const list = row.entries;
-  const size = list ? row.count : logits.length;
-  for (let j = 0; j < size; j++) {
-    const i = list ? (list[j] as number) : j;
-    if ((logits[i] as number) < cutoff) logits[i] = -Infinity;
-  }
+  if (m > 0) keepLikely(logits, m, scanRow(logits)); // m <= 0 keeps everything; so does NaN, whose cutoff compares false
 };
 
-/** The processors a request needs, in order; greedy (temperature below MIN_TEMPERATURE) skips the truncations. */
-export function buildProcessors(p: SamplingParams): LogitsProcessor[] {
+/** The bias and penalty processors a request needs, in order: the ones that run before the truncations. */
+export function buildPenalties(p: SamplingParams): LogitsProcessor[] {
   const list: LogitsProcessor[] = [];
   if (p.logitBias.size > 0) list.push(logitBias(p.logitBias));
   if (p.repetitionPenalty !== 1) list.push(repetitionPenalty(p.repetitionPenalty));
   if (p.frequencyPenalty !== 0 || p.presencePenalty !== 0) list.push(frequencyPresencePenalty(p.frequencyPenalty, p.presencePenalty));
+  return list;
+}
+
+/** The processors a request needs, in order; greedy (temperature below MIN_TEMPERATURE) skips the truncations. */
+export function buildProcessors(p: SamplingParams): LogitsProcessor[] {
+  const list = buildPenalties(p);
   if (isGreedy(p)) return list;
   if (p.temperature !== 1) list.push(temperature(p.temperature));
   if (p.topK > 0) list.push(topK(p.topK));
   if (p.topP < 1) list.push(topP(p.topP));
   if (p.minP > 0) list.push(minP(p.minP));
   return list;
+}
+
+/**
+ * The truncation processors of a sampled request (temperature, top-k, top-p, min-p) as one step:
+ * the same row they leave, plus its scan, passed from each to the next instead of each pass
+ * re-reading the row to find its maximum and live entries.
+ */
+export function buildTruncation(p: SamplingParams): (logits: Float32Array) => RowScan {
+  const { temperature: t, topK: k, topP: top, minP: m } = p;
+  return (logits) => {
+    let row = t !== 1 ? scaleRow(logits, t) : scanRow(logits);
+    if (k > 0 && k < logits.length) row = keepTopK(logits, k);
+    if (top < 1) row = keepNucleus(logits, top, row);
+    if (m > 0) row = keepLikely(logits, m, row);
+    return row;
+  };
 }
 
 /** Temperature 0, or one so small that dividing by it would overflow: pick the most likely token. */
@@ -190,20 +195,28 @@ export function kthLargest(values: Float32Array, k: number): number {
 
 // ---------------------------------------------------------------------------------------------
 // The hot path. Buffers live at module level and grow to the largest row seen, so a step
-// allocates nothing; every function below finishes with them before it returns.
+// allocates nothing; every function below is done with them before it returns, except the
+// entries of the RowScan it returns, which stay valid until the next call.
 
-/** What one pass over a row found. Shared: valid until the next scanRow call. */
+/** What is known about a row after a pass over it. One shared object: read it before the next call. */
 export interface RowScan {
   /** The largest entry; NaN if the row holds a NaN. */
   max: number;
-  /** Entries above -Infinity (for a dense row: at least a quarter of it). */
+  /** How many entries are above -Infinity, when `entries` lists them. */
   count: number;
-  /** Their indices in order, when they are at most a quarter of the row (a truncated row). */
+  /** Their indices in order, when they are at most a quarter of the row (a truncated row); else undefined. */
   entries: Int32Array | undefined;
 }
 
 const scanned: RowScan = { max: -Infinity, count: 0, entries: undefined };
 let entryBuffer = new Int32Array(0);
+
+const found = (max: number, count: number, entries: Int32Array | undefined): RowScan => {
+  scanned.max = max;
+  scanned.count = count;
+  scanned.entries = entries;
+  return scanned;
+};
 
 /** Finds a row's maximum and, for a mostly masked row, where its live entries are. */
 export function scanRow(logits: Float32Array): RowScan {
@@ -214,29 +227,68 @@ export function scanRow(logits: Float32Array): RowScan {
   let max = -Infinity;
   let count = 0;
   let i = 0;
-  for (; i < n && count <= cap; i++) {
+  for (; i < n; i++) {
     const x = logits[i] as number;
     if (x > -Infinity) {
-      if (count < cap) entries[count] = i;
-      count++;
+      if (count === cap) break;
+      entries[count++] = i;
       if (x > max) max = x;
-    } else if (x !== x) return found(NaN, count, undefined);
+    } else if (x !== x) return found(NaN, 0, undefined);
   }
-  if (count <= cap) return found(max, count, entries);
+  if (i === n) return found(max, count, entries);
   // Dense: only the maximum (and a NaN) matter from here.
   for (; i < n; i++) {
     const x = logits[i] as number;
     if (x > max) max = x;
-    else if (x !== x) return found(NaN, count, undefined);
+    else if (x !== x) return found(NaN, 0, undefined);
   }
-  return found(max, count, undefined);
+  return found(max, 0, undefined);
 }
 
-function found(max: number, count: number, entries: Int32Array | undefined): RowScan {
-  scanned.max = max;
-  scanned.count = count;
-  scanned.entries = entries;
-  return scanned;
+/** x / t as the row stores it: clamped as clampLogit does, rounded to float32. */
+const scaled = (x: number, t: number) => {
+  const y = x / t;
+  return Math.fround(y <= MAX_LOGIT && y >= -MAX_LOGIT ? y : clampLogit(y));
+};
+
+/** Temperature: divides the row in place and scans what it wrote. */
+function scaleRow(logits: Float32Array, t: number): RowScan {
+  const n = logits.length;
+  const cap = n >>> 2;
+  if (entryBuffer.length < cap) entryBuffer = new Int32Array(cap);
+  const entries = entryBuffer;
+  let max = -Infinity;
+  let count = 0;
+  let i = 0;
+  for (; i < n; i++) {
+    const x = scaled(logits[i] as number, t);
+    logits[i] = x;
+    if (x > -Infinity) {
+      if (x > max) max = x;
+      if (count === cap) break;
+      entries[count++] = i;
+    }
+  }
+  if (i === n) return found(max, count, entries);
+  // Dense: the rest is divided, and only its maximum matters.
+  for (i++; i < n; i++) {
+    const x = scaled(logits[i] as number, t);
+    logits[i] = x;
+    if (x > max) max = x;
+  }
+  return found(max, 0, undefined);
+}
+
+/** Top-k for k < length; the scan of the result. */
+function keepTopK(logits: Float32Array, k: number): RowScan {
+  if (Number.isInteger(k) && k >= 1) {
+    const row = keepLargest(logits, k);
+    if (row) return row;
+  }
+  // A row holding NaN, or a k that is not a count, gets the threshold it always got.
+  const threshold = kthLargest(logits, k);
+  for (let i = 0; i < logits.length; i++) if ((logits[i] as number) < threshold) logits[i] = -Infinity;
+  return scanRow(logits);
 }
 
 let heapBuffer = new Float64Array(0);
@@ -244,11 +296,12 @@ let candidateBuffer = new Int32Array(0);
 let candidateValueBuffer = new Float32Array(0);
 
 /**
- * Masks every value below the k-th largest (1 <= k < length), or returns false (the row
- * untouched) if it holds a NaN. One pass keeps a min-heap of the k largest so far and remembers
- * the tokens not below its minimum then; every other token is below the final k-th largest.
+ * Masks every value below the k-th largest (1 <= k < length) and scans the result, or returns
+ * undefined (the row untouched) if it holds a NaN. One pass keeps a min-heap of the k largest so
+ * far and remembers the tokens not below its minimum then; every other token is below the final
+ * k-th largest. The row is then masked whole and the kept values put back.
  */
-function keepLargest(values: Float32Array, k: number): boolean {
+function keepLargest(values: Float32Array, k: number): RowScan | undefined {
   const n = values.length;
   if (heapBuffer.length < k) heapBuffer = new Float64Array(k);
   if (candidateBuffer.length < n) (candidateBuffer = new Int32Array(n)), (candidateValueBuffer = new Float32Array(n));
@@ -256,7 +309,7 @@ function keepLargest(values: Float32Array, k: number): boolean {
   const candidates = candidateBuffer;
   for (let i = 0; i < k; i++) {
     const v = values[i] as number;
-    if (v !== v) return false;
+    if (v !== v) return undefined;
     heap[i] = v;
     candidates[i] = i;
   }
@@ -272,18 +325,29 @@ function keepLargest(values: Float32Array, k: number): boolean {
         siftDown(heap, k, 0);
         smallest = heap[0] as number;
       }
-    } else if (v !== v) return false;
+    } else if (v !== v) return undefined;
   }
   const keptValues = candidateValueBuffer;
   let kept = 0;
+  let max = -Infinity;
   for (let t = 0; t < count; t++) {
     const i = candidates[t] as number;
     const v = values[i] as number;
-    if (v >= smallest) (candidates[kept] = i), (keptValues[kept++] = v);
+    if (v >= smallest) {
+      candidates[kept] = i;
+      keptValues[kept++] = v;
+      if (v > max) max = v;
+    }
   }
   values.fill(-Infinity);
-  for (let t = 0; t < kept; t++) values[candidates[t] as number] = keptValues[t] as number;
-  return true;
+  let live = 0;
+  for (let t = 0; t < kept; t++) {
+    const i = candidates[t] as number;
+    const v = keptValues[t] as number;
+    values[i] = v;
+    if (v > -Infinity) candidates[live++] = i;
+  }
+  return found(max, live, live <= n >>> 2 ? candidates : undefined);
 }
 
 /** Restores the min-heap property below `at`. */
@@ -299,6 +363,94 @@ function siftDown(heap: Float64Array, size: number, at: number): void {
     i = child;
   }
   heap[i] = v;
+}
+
+/** Min-p for m > 0, given the row's scan; the scan of the result. */
+function keepLikely(logits: Float32Array, m: number, row: RowScan): RowScan {
+  if (row.max === -Infinity || Number.isNaN(row.max)) return row;
+  const cutoff = row.max + Math.log(m); // p_i / p_max < m  <=>  logit_i < max + ln m
+  const list = row.entries;
+  let max = -Infinity;
+  if (list) {
+    let kept = 0;
+    for (let j = 0; j < row.count; j++) {
+      const i = list[j] as number;
+      const x = logits[i] as number;
+      if (x < cutoff) logits[i] = -Infinity;
+      else {
+        list[kept++] = i;
+        if (x > max) max = x;
+      }
+    }
+    return found(max, kept, list);
+  }
+  const n = logits.length;
+  const cap = n >>> 2;
+  if (entryBuffer.length < cap) entryBuffer = new Int32Array(cap);
+  const entries = entryBuffer;
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    const x = logits[i] as number;
+    if (x < cutoff) logits[i] = -Infinity;
+    else if (x > -Infinity) {
+      if (count < cap) entries[count] = i;
+      count++;
+      if (x > max) max = x;
+    }
+  }
+  return found(max, count, count <= cap ? entries : undefined);
+}
+
+/**
+ * Top-p for p < 1, given the row's scan; the scan of the result. The nucleus is found from
+ * bounds on the probabilities (no sort of the vocabulary); a row the bounds cannot settle is
+ * sorted exactly as it always was.
+ */
+function keepNucleus(logits: Float32Array, p: number, row: RowScan): RowScan {
+  if (!Number.isFinite(row.max)) return row;
+  const max = row.max;
+  const kept = nucleusByBounds(logits, p, row);
+  if (kept === 0) {
+    nucleusBySort(logits, p);
+    return scanRow(logits);
+  }
+  // The maximum is kept (its token comes first in the order), and every kept q is above 0.
+  if (kept > logits.length >>> 2) return found(max, 0, undefined);
+  return found(max, kept, sortIndices(keptIndexBuffer, kept, logits.length));
+}
+
+let radixBuffer = new Int32Array(0);
+const radixStarts = new Int32Array(256);
+
+/** Sorts the first `count` values (all below `bound`) ascending in place: a radix sort, a byte a pass. */
+function sortIndices(values: Int32Array, count: number, bound: number): Int32Array {
+  if (radixBuffer.length < count) radixBuffer = new Int32Array(values.length);
+  const bits = 32 - Math.clz32(Math.max(1, bound - 1));
+  let from: Int32Array = values;
+  let to: Int32Array = radixBuffer;
+  for (let shift = 0; shift < bits; shift += 8) {
+    radixStarts.fill(0);
+    for (let t = 0; t < count; t++) {
+      const digit = ((from[t] as number) >>> shift) & 255;
+      radixStarts[digit] = (radixStarts[digit] as number) + 1;
+    }
+    for (let digit = 0, start = 0; digit < 256; digit++) {
+      const size = radixStarts[digit] as number;
+      radixStarts[digit] = start;
+      start += size;
+    }
+    for (let t = 0; t < count; t++) {
+      const v = from[t] as number;
+      const digit = (v >>> shift) & 255;
+      to[radixStarts[digit] as number] = v;
+      radixStarts[digit] = (radixStarts[digit] as number) + 1;
+    }
+    const filled = to;
+    to = from;
+    from = filled;
+  }
+  if (from !== values) values.set(from.subarray(0, count));
+  return values.subarray(0, count);
 }
 
 const EXP_STEPS = 64;
@@ -348,25 +500,26 @@ let lowBuffer = new Float64Array(0);
 let highBuffer = new Float64Array(0);
 
 /**
- * Today's top-p without sorting the vocabulary, or false (the row untouched) when it cannot be sure.
+ * nucleusBySort's answer without sorting the vocabulary: returns how many tokens it kept (their
+ * indices first in keptIndexBuffer, in no order), or 0, the row untouched, when it cannot be sure.
  *
- * Today keeps the first k tokens in the order (q desc, index asc), q_i = fround(fround(e_i) / S),
+ * The sort keeps the first k tokens in the order (q desc, index asc), q_i = fround(fround(e_i) / S),
  * e_i = Math.exp(x_i - max) and S their float64 sum in index order, k the first count whose
  * float64 running sum of q reaches p. Here S is bracketed from an approximate exponential (every
  * rounding bounded), which brackets every q; the running sum is found in buckets of d, the tokens
  * above the crossing bucket taken whole and the ones in it (and the next) ordered. The answer is
- * used only when the brackets prove it is today's: the sum reaches p at k and not before, with
- * room for float64 reordering error; the k kept tokens outrank every other one in today's order;
- * and each is a candidate in the round of today's threshold pre-filter that keeps them.
+ * used only when the brackets prove it is the sort's: the sum reaches p at k and not before, with
+ * room for float64 reordering error; the k kept tokens outrank every other one in the sort's
+ * order; and each is a candidate in the round of its threshold pre-filter that keeps them.
  */
-export function nucleusByBounds(logits: Float32Array, p: number, row: RowScan): boolean {
+export function nucleusByBounds(logits: Float32Array, p: number, row: RowScan): number {
   const max = row.max;
   const n = logits.length;
   const mass = bucketRow(logits, row);
   const goal = p * mass;
   let edge = 0;
   for (let run = 0; edge < BUCKETS; edge++) if ((run += bucketMass[edge] as number) >= goal) break;
-  if (edge > BUCKETS - 3) return false; // the nucleus reaches the tail: leave it to the sort
+  if (edge > BUCKETS - 3) return 0; // the nucleus reaches the tail: leave it to the sort
 
   // S within [sumLow, sumHigh]: the weights' error, float64 summation error in both sums (n u
   // each), and the unbucketed tail (at most n e^-63).
@@ -394,7 +547,7 @@ export function nucleusByBounds(logits: Float32Array, p: number, row: RowScan): 
       if (high > maxHigh) maxHigh = high;
     }
   }
-  // Tokens in the edge bucket and the next, in today's order wherever their q differ: larger
+  // Tokens in the edge bucket and the next, in the sort's order wherever their q differ: larger
   // logit first, lower index among equal logits. Their e are exact.
   let listedCount = 0;
   for (let bucket = edge; bucket <= edge + 1; bucket++) {
@@ -416,7 +569,7 @@ export function nucleusByBounds(logits: Float32Array, p: number, row: RowScan): 
   const farHigh = Math.fround(Math.fround(farWeight) / sumLow);
   if (farHigh > maxHigh) maxHigh = farHigh;
 
-  // The first count whose lower running sum surely reaches p, allowing for today's summation order.
+  // The first count whose lower running sum surely reaches p, allowing for the sort's summation order.
   let low = aboveLow;
   let high = aboveHigh;
   let minLow = aboveMinLow;
@@ -432,14 +585,14 @@ export function nucleusByBounds(logits: Float32Array, p: number, row: RowScan): 
       break;
     }
   }
-  if (last < 0) return false;
+  if (last < 0) return 0;
   const kept = above + last + 1;
   const eta = (4 * kept + 8) * ROUNDOFF;
-  // Without the smallest kept q the sum stays below p, so today does not stop earlier.
-  if (kept > 1 && !((high * (1 + eta) - minLow) * (1 + eta) < p)) return false;
+  // Without the smallest kept q the sum stays below p, so the sort does not stop earlier.
+  if (kept > 1 && !((high * (1 + eta) - minLow) * (1 + eta) < p)) return 0;
 
   // The kept tokens outrank the rest: strictly larger q, except within the group of equal logits
-  // the boundary falls in, which today orders by index as here.
+  // the boundary falls in, which the sort orders by index as here.
   const boundaryLogit = logits[order[last] as number] as number;
   let groupStart = last;
   while (groupStart > 0 && logits[order[groupStart - 1] as number] === boundaryLogit) groupStart--;
@@ -449,16 +602,16 @@ export function nucleusByBounds(logits: Float32Array, p: number, row: RowScan): 
   for (let t = 0; t < groupStart; t++) if ((lows[t] as number) < outrankLow) outrankLow = lows[t] as number;
   let outrankedHigh = farHigh;
   for (let t = groupEnd; t < listedCount; t++) if ((highs[t] as number) > outrankedHigh) outrankedHigh = highs[t] as number;
-  if (!(outrankLow > (highs[groupStart] as number)) || !((lows[groupStart] as number) > outrankedHigh)) return false;
+  if (!(outrankLow > (highs[groupStart] as number)) || !((lows[groupStart] as number) > outrankedHigh)) return 0;
 
-  if (!candidatesInSomeRound(minLow, minHigh, Math.fround(1 / sumHigh), maxHigh, kept)) return false;
+  if (!candidatesInSomeRound(minLow, minHigh, Math.fround(1 / sumHigh), maxHigh, kept)) return 0;
 
   // Mask everything, then put the kept values back.
   const keptValue = keptValueBuffer;
   for (let t = 0; t < kept; t++) keptValue[t] = logits[keptIndex[t] as number] as number;
   logits.fill(-Infinity);
   for (let t = 0; t < kept; t++) logits[keptIndex[t] as number] = keptValue[t] as number;
-  return true;
+  return kept;
 }
 
 /** Fills bucketMass with approximate weights e^d and links each token into its bucket's list; returns the total weight. */
@@ -487,7 +640,7 @@ function bucketRow(logits: Float32Array, row: RowScan): number {
 }
 
 /**
- * True when today's threshold rounds (max * 1e-4, then 1e-4 of that three times, then 0) reach
+ * True when the sort's threshold rounds (max * 1e-4, then 1e-4 of that three times, then 0) reach
  * one whose candidates include every kept token (the candidates are a prefix of the order, so the
  * sorted prefix and its running sums are the same), having left every earlier round: there some
  * kept token is surely below the threshold, so the candidates' mass is below p.
@@ -503,7 +656,7 @@ function candidatesInSomeRound(minLow: number, minHigh: number, maxLow: number, 
   }
 }
 
-/** Today's top-p as it always ran: softmax, threshold pre-filter, sort, running sum; for rows the bounds leave open. */
+/** Top-p as it always ran (softmax, threshold pre-filter, sort, running sum): for the rows the bounds leave open. */
 export function nucleusBySort(logits: Float32Array, p: number): void {
   const probs = softmax(logits);
   let max = 0;

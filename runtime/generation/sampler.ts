@@ -1,5 +1,5 @@
 // Choosing the next token (greedy or seeded sampling) and reporting log-probabilities.
-import { clampLogit, scanRow } from './logits-processors.ts';
+import { clampLogit, scanRow, type RowScan } from './logits-processors.ts';
 import type { Rng } from './rng.ts';
 
 export function argmax(logits: Float32Array): number {
@@ -9,16 +9,23 @@ export function argmax(logits: Float32Array): number {
   return best;
 }
 
-let weightBuffer = new Float64Array(0);
-
 /**
  * Draws from softmax(logits) with the sequence's own generator (inverse CDF over indices in
  * order). Total: a row with no finite weight (all masked, or values no distribution can be made
- * of) gives its argmax. Masked entries weigh exactly 0, so a truncated row visits only its live
- * entries, and each weight is computed once.
+ * of) gives its argmax.
  */
 export function sample(logits: Float32Array, rng: Rng): number {
-  const row = scanRow(logits);
+  return sampleRow(logits, scanRow(logits), rng);
+}
+
+let weightBuffer = new Float64Array(0);
+
+/**
+ * sample() given the row's scan (from scanRow, or from the truncations that left the row).
+ * Masked entries weigh exactly 0, so a truncated row visits only its live entries; each weight
+ * is computed once and the sum and the walk go in index order, as they always did.
+ */
+export function sampleRow(logits: Float32Array, row: RowScan, rng: Rng): number {
   const max = row.max;
   if (!Number.isFinite(max)) return argmax(logits);
   const list = row.entries;

@@ -1,9 +1,9 @@
 // One sequence being generated: turns each step's logits into a token, text and a finish decision.
 // The scheduler owns batching and the KV cache; this owns everything per sequence.
 import { createDetokenizer } from './detokenizer.ts';
-import { allMasked, buildProcessors, isGreedy, sanitizeRow, type SamplingParams } from './logits-processors.ts';
+import { allMasked, buildPenalties, buildTruncation, isGreedy, sanitizeRow, type SamplingParams } from './logits-processors.ts';
 import { createRng } from './rng.ts';
-import { argmax, logprobsOf, sample, type TokenLogprob } from './sampler.ts';
+import { argmax, logprobsOf, sampleRow, type TokenLogprob } from './sampler.ts';
 import { createStopMatcher } from './stop-strings.ts';
 
 export type FinishReason = 'stop' | 'length';
@@ -41,9 +41,10 @@ export interface Sequence {
 }
 
 export function createSequence(o: SequenceOptions): Sequence {
-  const processors = buildProcessors(o.sampling);
+  // buildProcessors' list, split: penalties, then (when sampling) the truncations as one step.
+  const penalties = buildPenalties(o.sampling);
+  const truncate = isGreedy(o.sampling) ? undefined : buildTruncation(o.sampling);
   const rng = createRng(o.seed);
-  const greedy = isGreedy(o.sampling);
   const detokenizer = createDetokenizer((ids) => o.decode(ids));
   const stopMatcher = createStopMatcher(o.stop);
   const generated: number[] = [];
@@ -72,8 +73,15 @@ export function createSequence(o: SequenceOptions): Sequence {
       const fallback = sanitizeRow(logits);
       // Log-probabilities describe the model's own distribution, before any processor.
       const raw = o.logprobs !== undefined ? logits.slice() : undefined;
-      for (const process of processors) process(logits, { generatedCounts, seen });
-      const token = processors.length > 0 && allMasked(logits) ? fallback : greedy ? argmax(logits) : sample(logits, rng);
+      for (const process of penalties) process(logits, { generatedCounts, seen });
+      // A row the processors mask whole gets the fallback (for an untouched row it is the argmax
+      // anyway). The row holds no NaN here (sanitized, and every processor clamps), so its scan's
+      // max is -Infinity exactly when nothing is left.
+      let token: number;
+      if (truncate) {
+        const row = truncate(logits);
+        token = row.max === -Infinity ? fallback : sampleRow(logits, row, rng);
+      } else token = allMasked(logits) ? fallback : argmax(logits);
       const logprob = raw ? logprobsOf(raw, token, o.logprobs ?? 0) : undefined;
       if (logprob) cumulativeLogprob += logprob.logprob;
       generated.push(token);
