@@ -30,6 +30,8 @@ const ModelEntrySchema = v.strictObject({
   pooling: v.optional(v.picklist(['mean', 'cls', 'last'])),
   normalize: v.optional(v.boolean()),
   matryoshka: v.optional(v.boolean(), false),
+  /** onnxruntime: rewrite MatMul weights to int8 at load (cached beside the model, keyed by its hash). */
+  quantize: v.optional(v.picklist(['none', 'int8']), 'none'),
 });
 
 const ConfigSchema = v.strictObject({

@@ -26,6 +26,7 @@ export async function loadModel(entry: ModelEntry, log: (line: string) => void):
       file: entry.file,
       choice: entry.backend,
       options: { threads: entry.threads },
+      quantize: entry.quantize,
       log: (line) => log(`${entry.name}: ${line}`),
     });
   // A tensor model is only its graph: no config.json, tokenizer or template is needed.

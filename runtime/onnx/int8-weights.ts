@@ -8,41 +8,23 @@ export interface Int8Weight {
   scale: Float32Array;
 }
 
-/**
- * Quantizes B [K, N]. `source` is row-major [K, N], or with `transposed` row-major [N, K]
- * (an embedding table [V, H] used as the LM head's B = table^T [H, V]). `qmax` is 127, or 63
- * for 7-bit weights. Returns undefined when a weight is not finite.
- */
-export function quantizeColumns(source: Float32Array, k: number, n: number, transposed: boolean, qmax: number): Int8Weight | undefined {
+// Each loop is its own small function so V8 optimizes it on its own (the LM head alone is 28M
+// weights); element reads use strides so one loop serves both layouts.
+
+/** max |B[:, col]| per column; NaN when a column holds a NaN. */
+function columnMaxAbs(source: Float32Array, k: number, n: number, rowStride: number, colStride: number): Float32Array {
   const maxAbs = new Float32Array(n);
-  if (transposed) {
-    for (let col = 0; col < n; col++) {
-      let m = 0;
-      const base = col * k;
-      for (let row = 0; row < k; row++) m = Math.max(m, Math.abs(source[base + row] as number));
-      maxAbs[col] = m;
-    }
-  } else {
-    for (let row = 0; row < k; row++) {
-      const base = row * n;
-      for (let col = 0; col < n; col++) {
-        const v = Math.abs(source[base + col] as number);
-        if (v > (maxAbs[col] as number) || Number.isNaN(v)) maxAbs[col] = v;
-      }
+  for (let row = 0; row < k; row++) {
+    let src = row * rowStride;
+    for (let col = 0; col < n; col++, src += colStride) {
+      const v = Math.abs(source[src] as number);
+      if (v > (maxAbs[col] as number) || v !== v) maxAbs[col] = v;
     }
   }
-  const scale = new Float32Array(n);
-  const inverse = new Float64Array(n);
-  for (let col = 0; col < n; col++) {
-    const m = maxAbs[col] as number;
-    if (!Number.isFinite(m)) return undefined;
-    scale[col] = m > 0 ? m / qmax : 1;
-    inverse[col] = 1 / (scale[col] as number);
-  }
-  const q = new Int8Array(k * n);
-  // Hot loop (the LM head alone is 28M weights): index arithmetic and rounding kept inline.
-  const rowStride = transposed ? 1 : n;
-  const colStride = transposed ? k : 1;
+  return maxAbs;
+}
+
+function quantizeInto(q: Int8Array, source: Float32Array, inverse: Float64Array, k: number, n: number, rowStride: number, colStride: number, qmax: number): void {
   for (let row = 0; row < k; row++) {
     const out = row * n;
     let src = row * rowStride;
@@ -53,5 +35,26 @@ export function quantizeColumns(source: Float32Array, k: number, n: number, tran
       q[out + col] = r > qmax ? qmax : r < -qmax ? -qmax : r;
     }
   }
+}
+
+/**
+ * Quantizes B [K, N]. `source` is row-major [K, N], or with `transposed` row-major [N, K]
+ * (an embedding table [V, H] used as the LM head's B = table^T [H, V]). `qmax` is 127, or 63
+ * for 7-bit weights. Returns undefined when a weight is not finite.
+ */
+export function quantizeColumns(source: Float32Array, k: number, n: number, transposed: boolean, qmax: number): Int8Weight | undefined {
+  const rowStride = transposed ? 1 : n;
+  const colStride = transposed ? k : 1;
+  const maxAbs = columnMaxAbs(source, k, n, rowStride, colStride);
+  const scale = new Float32Array(n);
+  const inverse = new Float64Array(n);
+  for (let col = 0; col < n; col++) {
+    const m = maxAbs[col] as number;
+    if (!Number.isFinite(m)) return undefined;
+    scale[col] = m > 0 ? m / qmax : 1;
+    inverse[col] = 1 / (scale[col] as number);
+  }
+  const q = new Int8Array(k * n);
+  quantizeInto(q, source, inverse, k, n, rowStride, colStride, qmax);
   return { q, scale };
 }

@@ -90,6 +90,32 @@ interface QuantizedWeight {
   zeroPoint: string;
 }
 
+/**
+ * The rewritten graph, minus what the rewrite left unused: Transposes of quantized tables, then
+ * the FP32 weights nothing else reads. Subgraphs may read outer names this module cannot see, so a
+ * graph with subgraphs keeps everything.
+ */
+function withoutOrphans(graph: GraphProto, nodes: NodeProto[], added: TensorProto[], transposes: ReadonlySet<NodeProto>, sources: ReadonlySet<string>): GraphProto {
+  const pruning = !hasSubgraph(graph);
+  const consumed = (list: NodeProto[]) => new Set([...list.flatMap((n) => n.input), ...graph.output.map((v) => v.name)]);
+  let kept = nodes;
+  if (pruning) {
+    const reads = consumed(kept);
+    kept = kept.filter((n) => !(transposes.has(n) && n.output.every((o) => !reads.has(o))));
+  }
+  const reads = consumed(kept);
+  const keptSet = new Set(kept);
+  const removedOutputs = new Set(nodes.filter((n) => !keptSet.has(n)).flatMap((n) => n.output));
+  const dropped = new Set(graph.initializer.filter((t) => pruning && t.name !== undefined && sources.has(t.name) && !reads.has(t.name)).map((t) => t.name));
+  return {
+    ...graph,
+    node: kept,
+    initializer: [...graph.initializer.filter((t) => !dropped.has(t.name)), ...added],
+    input: graph.input.filter((v) => !dropped.has(v.name)),
+    valueInfo: graph.valueInfo.filter((v) => !removedOutputs.has(v.name as string)),
+  };
+}
+
 /** Rewrites every eligible MatMul of the main graph; returns a new model (the input is not changed). */
 export function quantizeInt8(model: ModelProto, options: Int8Options = {}): Int8Result {
   const minElements = options.minElements ?? DEFAULT_MIN_ELEMENTS;
@@ -202,26 +228,6 @@ export function quantizeInt8(model: ModelProto, options: Int8Options = {}): Int8
 
   if (quantized.length === 0) return { model, quantized, skipped };
 
-  // Drop what the rewrite left unused: Transposes of quantized tables, then FP32 weights nothing
-  // else reads. Subgraphs may read outer names this module cannot see, so then nothing is dropped.
-  const pruning = !hasSubgraph(graph);
-  const consumed = (list: NodeProto[]) => new Set([...list.flatMap((n) => n.input), ...graph.output.map((v) => v.name)]);
-  let kept = nodes;
-  if (pruning) {
-    const reads = consumed(kept);
-    kept = kept.filter((n) => !(usedTransposes.has(n) && n.output.every((o) => !reads.has(o))));
-  }
-  const reads = consumed(kept);
-  const keptSet = new Set(kept);
-  const removedOutputs = new Set(nodes.filter((n) => !keptSet.has(n)).flatMap((n) => n.output));
-  const drop = (t: TensorProto) => pruning && t.name !== undefined && quantizedSources.has(t.name) && !reads.has(t.name);
-  const dropped = new Set(graph.initializer.filter(drop).map((t) => t.name));
-  const rewritten: GraphProto = {
-    ...graph,
-    node: kept,
-    initializer: [...graph.initializer.filter((t) => !dropped.has(t.name)), ...newInitializers],
-    input: graph.input.filter((v) => !dropped.has(v.name)),
-    valueInfo: graph.valueInfo.filter((v) => !removedOutputs.has(v.name as string)),
-  };
+  const rewritten = withoutOrphans(graph, nodes, newInitializers, usedTransposes, quantizedSources);
   return { model: { ...model, graph: rewritten }, quantized, skipped };
 }

@@ -54,7 +54,11 @@ async function writeAtomically(file: string, chunks: readonly Uint8Array[]): Pro
   const temp = `${file}.tmp-${process.pid}-${randomUUID()}`;
   const handle = await open(temp, 'w');
   try {
-    for (let i = 0; i < chunks.length; i += 256) await handle.writev(chunks.slice(i, i + 256));
+    for (let i = 0; i < chunks.length; i += 256) {
+      const batch = chunks.slice(i, i + 256);
+      const { bytesWritten } = await handle.writev(batch);
+      if (bytesWritten !== batch.reduce((n, c) => n + c.length, 0)) throw new Error(`short write to ${temp}`);
+    }
     await handle.sync();
   } catch (err) {
     await handle.close();
@@ -78,8 +82,16 @@ async function rewrite(sourceFile: string, scheme: QuantizeScheme, options: Quan
   const file = join(cacheDir, cacheFileName(sourceFile, scheme, key));
   if (await exists(file)) return file;
   const result = quantizeInt8(decodeModel(bytes), options);
-  await mkdir(cacheDir, { recursive: true });
-  await writeAtomically(file, encodeModel(result.model));
+  try {
+    await mkdir(cacheDir, { recursive: true });
+    await writeAtomically(file, encodeModel(result.model));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+      throw new Error(`cannot write the ${scheme} model cache in ${cacheDir} (${code}); give a writable cacheDir`, { cause: err });
+    }
+    throw err;
+  }
   options.onRewrite?.({ source: sourceFile, file, quantized: result.quantized, skipped: result.skipped, ms: performance.now() - started });
   return file;
 }
