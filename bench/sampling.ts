@@ -7,6 +7,7 @@ import { loadavg } from 'node:os';
 import { buildProcessors, buildTruncation, clampLogit, DEFAULT_SAMPLING, type SamplingParams } from '../runtime/generation/logits-processors.ts';
 import { createRng, type Rng } from '../runtime/generation/rng.ts';
 import { argmax, sample, sampleRow } from '../runtime/generation/sampler.ts';
+import { before } from '../test/helpers/reference-sampling.ts';
 import { printTable, writeResults, type Row } from './lib/report.ts';
 import { round, summarize } from './lib/stats.ts';
 
@@ -14,107 +15,6 @@ const VOCAB = 49_152;
 const ROWS = Number(process.env.BENCH_ROWS ?? 300);
 const WARMUP = 40;
 
-// ---- Before: the processors and sampler as they were (full sort of the top-p candidates, a Set). ----
-
-const kthLargest = (values: Float32Array, k: number): number => {
-  const top: number[] = [];
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i] as number;
-    if (top.length < k) {
-      top.push(v);
-      if (top.length === k) top.sort((a, b) => a - b);
-    } else if (v > (top[0] as number)) {
-      let j = 0;
-      while (j + 1 < k && (top[j + 1] as number) < v) (top[j] = top[j + 1] as number), j++;
-      top[j] = v;
-    }
-  }
-  if (top.length < k) top.sort((a, b) => a - b);
-  return top[0] as number;
-};
-
-const softmax = (logits: Float32Array): Float32Array => {
-  const max = logits.reduce((m, x) => Math.max(m, x), -Infinity);
-  const out = new Float32Array(logits.length);
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) {
-    const e = Math.exp((logits[i] as number) - max);
-    out[i] = e;
-    sum += e;
-  }
-  if (!(sum > 0) || !Number.isFinite(sum)) return new Float32Array(logits.length);
-  for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) / sum;
-  return out;
-};
-
-type Step = (logits: Float32Array) => void;
-
-const before = {
-  temperature: (t: number): Step => (logits) => {
-    for (let i = 0; i < logits.length; i++) logits[i] = clampLogit((logits[i] as number) / t);
-  },
-  topK: (k: number): Step => (logits) => {
-    if (k >= logits.length) return;
-    const threshold = kthLargest(logits, k);
-    for (let i = 0; i < logits.length; i++) if ((logits[i] as number) < threshold) logits[i] = -Infinity;
-  },
-  topP: (p: number): Step => (logits) => {
-    if (p >= 1) return;
-    const probs = softmax(logits);
-    let max = 0;
-    for (let i = 0; i < probs.length; i++) if ((probs[i] as number) > max) max = probs[i] as number;
-    if (!(max > 0)) return;
-    let threshold = max * 1e-4;
-    let candidates: number[] = [];
-    for (let round = 0; ; round++) {
-      candidates = [];
-      let mass = 0;
-      for (let i = 0; i < probs.length; i++) if ((probs[i] as number) >= threshold && (probs[i] as number) > 0) candidates.push(i), (mass += probs[i] as number);
-      if (mass >= p || threshold === 0) break;
-      threshold = round >= 3 ? 0 : threshold * 1e-4;
-    }
-    candidates.sort((a, b) => (probs[b] as number) - (probs[a] as number) || a - b);
-    const keep = new Set<number>();
-    let cumulative = 0;
-    for (const id of candidates) {
-      keep.add(id);
-      cumulative += probs[id] as number;
-      if (cumulative >= p) break;
-    }
-    for (let i = 0; i < logits.length; i++) if (!keep.has(i)) logits[i] = -Infinity;
-  },
-  minP: (m: number): Step => (logits) => {
-    const max = logits.reduce((a, x) => Math.max(a, x), -Infinity);
-    if (max === -Infinity || m <= 0) return;
-    const cutoff = max + Math.log(m);
-    for (let i = 0; i < logits.length; i++) if ((logits[i] as number) < cutoff) logits[i] = -Infinity;
-  },
-  sample(logits: Float32Array, rng: Rng): number {
-    const max = logits.reduce((m, x) => Math.max(m, x), -Infinity);
-    if (!Number.isFinite(max)) return argmax(logits);
-    let sum = 0;
-    for (let i = 0; i < logits.length; i++) sum += Math.exp((logits[i] as number) - max);
-    if (!(sum > 0) || !Number.isFinite(sum)) return argmax(logits);
-    let target = rng() * sum;
-    let last = 0;
-    for (let i = 0; i < logits.length; i++) {
-      const w = Math.exp((logits[i] as number) - max);
-      if (w === 0) continue;
-      last = i;
-      target -= w;
-      if (target < 0) return i;
-    }
-    return last;
-  },
-  processors(p: SamplingParams): Step[] {
-    const list: Step[] = [];
-    if (p.temperature !== 1) list.push(before.temperature(p.temperature));
-    if (p.topK > 0) list.push(before.topK(p.topK));
-    if (p.topP < 1) list.push(before.topP(p.topP));
-    if (p.minP > 0) list.push(before.minP(p.minP));
-    return list;
-  },
-};
 
 // ---- Rows and variants. ----
 
@@ -166,7 +66,7 @@ function measure(rows: Float32Array[], sampling: SamplingParams) {
     const y = row.slice();
     const z = row.slice();
     const expected = timers.before.time(() => {
-      for (const step of old) step(x);
+      for (const step of old) step(x, VIEW);
       return before.sample(x, createRng(r));
     });
     const viaList = timers.list.time(() => {
