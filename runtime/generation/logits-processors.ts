@@ -148,7 +148,7 @@ export function buildProcessors(p: SamplingParams): LogitsProcessor[] {
 export function buildTruncation(p: SamplingParams): (logits: Float32Array) => RowScan {
   const { temperature: t, topK: k, topP: top, minP: m } = p;
   return (logits) => {
-    let row = t !== 1 ? scaleRow(logits, t) : scanRow(logits);
+    let row = scanRow(logits, t);
     if (k > 0 && k < logits.length) row = keepTopK(logits, k);
     if (top < 1) row = keepNucleus(logits, top, row);
     if (m > 0) row = keepLikely(logits, m, row);
@@ -218,63 +218,41 @@ const found = (max: number, count: number, entries: Int32Array | undefined): Row
   return scanned;
 };
 
-/** Finds a row's maximum and, for a mostly masked row, where its live entries are. */
-export function scanRow(logits: Float32Array): RowScan {
-  const n = logits.length;
-  const cap = n >>> 2;
-  if (entryBuffer.length < cap) entryBuffer = new Int32Array(cap);
-  const entries = entryBuffer;
-  let max = -Infinity;
-  let count = 0;
-  let i = 0;
-  for (; i < n; i++) {
-    const x = logits[i] as number;
-    if (x > -Infinity) {
-      if (count === cap) break;
-      entries[count++] = i;
-      if (x > max) max = x;
-    } else if (x !== x) return found(NaN, 0, undefined);
-  }
-  if (i === n) return found(max, count, entries);
-  // Dense: only the maximum (and a NaN) matter from here.
-  for (; i < n; i++) {
-    const x = logits[i] as number;
-    if (x > max) max = x;
-    else if (x !== x) return found(NaN, 0, undefined);
-  }
-  return found(max, 0, undefined);
-}
-
 /** x / t as the row stores it: clamped as clampLogit does, rounded to float32. */
 const scaled = (x: number, t: number) => {
   const y = x / t;
   return Math.fround(y <= MAX_LOGIT && y >= -MAX_LOGIT ? y : clampLogit(y));
 };
 
-/** Temperature: divides the row in place and scans what it wrote. */
-function scaleRow(logits: Float32Array, t: number): RowScan {
+/**
+ * Finds a row's maximum and, for a mostly masked row, where its live entries are. With `divideBy`
+ * (a temperature) it first divides each entry in place, in the same pass.
+ */
+export function scanRow(logits: Float32Array, divideBy?: number): RowScan {
   const n = logits.length;
   const cap = n >>> 2;
   if (entryBuffer.length < cap) entryBuffer = new Int32Array(cap);
   const entries = entryBuffer;
+  const divide = divideBy !== undefined && divideBy !== 1;
   let max = -Infinity;
   let count = 0;
   let i = 0;
   for (; i < n; i++) {
-    const x = scaled(logits[i] as number, t);
-    logits[i] = x;
+    let x = logits[i] as number;
+    if (divide) logits[i] = x = scaled(x, divideBy);
     if (x > -Infinity) {
       if (x > max) max = x;
       if (count === cap) break;
       entries[count++] = i;
-    }
+    } else if (x !== x) return found(NaN, 0, undefined);
   }
   if (i === n) return found(max, count, entries);
-  // Dense: the rest is divided, and only its maximum matters.
+  // Dense: the rest is divided if asked, and only its maximum (and a NaN) matter.
   for (i++; i < n; i++) {
-    const x = scaled(logits[i] as number, t);
-    logits[i] = x;
+    let x = logits[i] as number;
+    if (divide) logits[i] = x = scaled(x, divideBy);
     if (x > max) max = x;
+    else if (x !== x) return found(NaN, 0, undefined);
   }
   return found(max, 0, undefined);
 }
