@@ -46,8 +46,12 @@ export interface Backend {
   readonly statefulDecoder?: StatefulDecoder;
   readonly inputs: readonly TensorInfo[];
   readonly outputs: readonly TensorInfo[];
-  /** One forward pass. Rejects with RuntimeError('cancelled') if the signal fired before it started. */
-  run(feeds: Feeds, signal?: AbortSignal): Promise<Record<string, Tensor>>;
+  /**
+   * One forward pass. Rejects with RuntimeError('cancelled') if the signal fired before it started.
+   * Feeds named in `keep` come back in the result under their own names (the caller's buffers,
+   * handed back without a copy): a KV cache the runtime owns goes in and returns every step.
+   */
+  run(feeds: Feeds, signal?: AbortSignal, keep?: readonly string[]): Promise<Record<string, Tensor>>;
   dispose(): Promise<void>;
 }
 

@@ -39,7 +39,9 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
       const results = await session.run(feeds);
       const out: Record<string, Tensor> = {};
       for (const [name, t] of Object.entries(results)) out[name] = { type: t.type as TensorType, data: t.data as Tensor['data'], dims: t.dims };
-      return { result: out, transfer: transferables(Object.values(out)) };
+      const kept = (request.keep ?? []).map((name) => request.feeds[name]).filter((t): t is Tensor => t !== undefined);
+      for (const name of request.keep ?? []) if (request.feeds[name]) out[name] = request.feeds[name];
+      return { result: out, transfer: transferables(Object.values(out), kept) };
     }
     case 'release': {
       await sessions.get(request.session)?.release();

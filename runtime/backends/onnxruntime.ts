@@ -81,10 +81,11 @@ export const createOnnxRuntimeBackend: BackendFactory = async (modelFile, option
     inputs: loaded.inputs,
     outputs: loaded.outputs,
     /** Feed buffers are transferred to the worker: callers must not reuse them after this call. */
-    async run(feeds: Feeds, signal?: AbortSignal) {
+    async run(feeds: Feeds, signal?: AbortSignal, keep?: readonly string[]) {
       throwIfAborted(signal);
       if (released) throw new RuntimeError('internal', 'the model has been released');
-      const run = host.call<Record<string, Tensor>>({ op: 'run', session: loaded.session, feeds }, transferables(Object.values(feeds)));
+      const kept = (keep ?? []).map((name) => feeds[name]).filter((t): t is Tensor => t !== undefined);
+      const run = host.call<Record<string, Tensor>>({ op: 'run', session: loaded.session, feeds, ...(keep ? { keep } : {}) }, transferables(Object.values(feeds), kept));
       running.add(run);
       const forget = () => running.delete(run);
       run.then(forget, forget);

@@ -88,7 +88,7 @@ export async function createOpenVinoBackend(addon: OpenVinoAddon, modelFile: str
     inputs,
     outputs,
     ...(statefulDecoder ? { statefulDecoder } : {}),
-    async run(feeds: Feeds, signal?: AbortSignal) {
+    async run(feeds: Feeds, signal?: AbortSignal, keep?: readonly string[]) {
       throwIfAborted(signal);
       const ovFeeds: Record<string, OvTensor> = {};
       for (const [name, t] of Object.entries(feeds)) {
@@ -103,6 +103,7 @@ export async function createOpenVinoBackend(addon: OpenVinoAddon, modelFile: str
         const t = results[info.name];
         if (t) out[info.name] = { type: info.type, data: t.getData(), dims: t.getShape() };
       }
+      for (const name of keep ?? []) if (feeds[name]) out[name] = feeds[name];
       return out;
     },
     async dispose() {

@@ -3,7 +3,7 @@ import type { Tensor, TensorInfo } from './backend.ts';
 
 export type WorkerRequest =
   | { op: 'load'; id: number; file: string; threads: number | undefined }
-  | { op: 'run'; id: number; session: number; feeds: Record<string, Tensor> }
+  | { op: 'run'; id: number; session: number; feeds: Record<string, Tensor>; keep?: readonly string[] }
   | { op: 'release'; id: number; session: number };
 
 export interface LoadResult {
@@ -14,12 +14,16 @@ export interface LoadResult {
 
 export type WorkerReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; message: string };
 
-/** Buffers that can move between threads without a copy: whole, non-shared ArrayBuffers. */
-export function transferables(tensors: Iterable<Tensor>): ArrayBuffer[] {
+/**
+ * Buffers that can move between threads without a copy: non-shared ArrayBuffers the tensors view
+ * whole, and (`partial`) those they view in part, which the receiver hands back.
+ */
+export function transferables(tensors: Iterable<Tensor>, partial: Iterable<Tensor> = []): ArrayBuffer[] {
   const out = new Set<ArrayBuffer>();
   for (const { data } of tensors) {
     const buffer = data.buffer;
     if (buffer instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === buffer.byteLength && buffer.byteLength > 0) out.add(buffer);
   }
+  for (const { data } of partial) if (data.buffer instanceof ArrayBuffer && data.buffer.byteLength > 0) out.add(data.buffer);
   return [...out];
 }

@@ -4,7 +4,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { access, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
-import { decodeModel, encodeModel } from './model-proto.ts';
+import { decodeModel, encodeModel, type ModelProto } from './model-proto.ts';
 import { DEFAULT_MIN_ELEMENTS, quantizeInt8, type Int8Options, type QuantizedMatMul } from './quantize-int8.ts';
 
 export type QuantizeScheme = 'int8';
@@ -35,7 +35,7 @@ export function recipeLine(scheme: QuantizeScheme, options: Int8Options = {}): s
 }
 
 /** The cache file name for a key (a sha256 hex digest). */
-export function cacheFileName(sourceFile: string, scheme: QuantizeScheme, key: string): string {
+export function cacheFileName(sourceFile: string, scheme: string, key: string): string {
   const name = basename(sourceFile);
   const stem = extname(name) === '.onnx' ? name.slice(0, -'.onnx'.length) : name;
   return `${stem}.${scheme}.${key.slice(0, 16)}.onnx`;
@@ -74,29 +74,46 @@ async function writeAtomically(file: string, chunks: readonly Uint8Array[]): Pro
   }
 }
 
-async function rewrite(sourceFile: string, scheme: QuantizeScheme, options: QuantizedFileOptions, cacheDir: string): Promise<string> {
-  const started = performance.now();
+/** A rewrite of a decoded model; what it returns is written to the cache. */
+export type ModelRewrite = (model: ModelProto) => ModelProto;
+
+async function rewrite(sourceFile: string, tag: string, recipe: string, transform: ModelRewrite, cacheDir: string): Promise<{ file: string; written: boolean }> {
   const bytes = await readFile(sourceFile);
   // Key the bytes actually rewritten (the file may have changed since it was hashed).
-  const key = createHash('sha256').update(recipeLine(scheme, options)).update(bytes).digest('hex');
-  const file = join(cacheDir, cacheFileName(sourceFile, scheme, key));
-  if (await exists(file)) return file;
-  const result = quantizeInt8(decodeModel(bytes), options);
+  const key = createHash('sha256').update(recipe).update(bytes).digest('hex');
+  const file = join(cacheDir, cacheFileName(sourceFile, tag, key));
+  if (await exists(file)) return { file, written: false };
+  const model = transform(decodeModel(bytes));
   try {
     await mkdir(cacheDir, { recursive: true });
-    await writeAtomically(file, encodeModel(result.model));
+    await writeAtomically(file, encodeModel(model));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-      throw new Error(`cannot write the ${scheme} model cache in ${cacheDir} (${code}); give a writable cacheDir`, { cause: err });
+      throw new Error(`cannot write the ${tag} model cache in ${cacheDir} (${code}); give a writable cacheDir`, { cause: err });
     }
     throw err;
   }
-  options.onRewrite?.({ source: sourceFile, file, quantized: result.quantized, skipped: result.skipped, ms: performance.now() - started });
-  return file;
+  return { file, written: true };
 }
 
-const inFlight = new Map<string, Promise<string>>();
+const inFlight = new Map<string, Promise<{ file: string; written: boolean }>>();
+
+/**
+ * The path of `sourceFile` rewritten by `transform`, made on first use and reused while the source
+ * bytes and `recipe` (a line naming everything else that decides the output) are unchanged.
+ * Concurrent calls for one file share one rewrite. `written` says whether this call made it.
+ */
+export async function cachedRewriteFile(sourceFile: string, tag: string, recipe: string, transform: ModelRewrite, cacheDir = join(dirname(sourceFile), CACHE_DIR_NAME)): Promise<{ file: string; written: boolean }> {
+  const key = await streamedKey(sourceFile, recipe);
+  const file = join(cacheDir, cacheFileName(sourceFile, tag, key));
+  if (await exists(file)) return { file, written: false };
+  const pending = inFlight.get(file);
+  if (pending) return pending;
+  const job = rewrite(sourceFile, tag, recipe, transform, cacheDir).finally(() => inFlight.delete(file));
+  inFlight.set(file, job);
+  return job;
+}
 
 /**
  * The path of `sourceFile` rewritten with `scheme`, made on first use and reused while the source
@@ -104,13 +121,10 @@ const inFlight = new Map<string, Promise<string>>();
  */
 export async function quantizedModelFile(sourceFile: string, scheme: QuantizeScheme, options: QuantizedFileOptions = {}): Promise<string> {
   if (scheme !== 'int8') throw new Error(`unknown quantize scheme "${String(scheme)}"; known: int8`);
-  const cacheDir = options.cacheDir ?? join(dirname(sourceFile), CACHE_DIR_NAME);
-  const key = await streamedKey(sourceFile, recipeLine(scheme, options));
-  const file = join(cacheDir, cacheFileName(sourceFile, scheme, key));
-  if (await exists(file)) return file;
-  const pending = inFlight.get(file);
-  if (pending) return pending;
-  const job = rewrite(sourceFile, scheme, options, cacheDir).finally(() => inFlight.delete(file));
-  inFlight.set(file, job);
-  return job;
+  const started = performance.now();
+  let result: ReturnType<typeof quantizeInt8> | undefined;
+  const transform: ModelRewrite = (model) => (result = quantizeInt8(model, options)).model;
+  const { file } = await cachedRewriteFile(sourceFile, scheme, recipeLine(scheme, options), transform, options.cacheDir);
+  if (result) options.onRewrite?.({ source: sourceFile, file, quantized: result.quantized, skipped: result.skipped, ms: performance.now() - started });
+  return file;
 }

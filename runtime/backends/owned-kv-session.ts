@@ -1,0 +1,203 @@
+// The DecoderSession of a fused decoder (runtime/onnx/fused-llama.ts) whose KV cache the runtime
+// owns: one preallocated buffer per layer and kind, [row capacity, kv_heads, position capacity,
+// head_dim]. A run reads the first `rows` rows of each buffer in place and returns only the new
+// positions' keys and values, which are written into the buffers; the buffers travel to the
+// inference worker and back without a copy. A decode step therefore costs O(new tokens) outside
+// the graph, rows that leave cost O(their context) once, and nothing re-copies the whole batch.
+import { RuntimeError } from '../errors.ts';
+import type { Backend, DecoderSession, Feeds, PrefillLogits, Tensor } from './backend.ts';
+
+export interface OwnedKvDecoder {
+  backend: Backend;
+  layers: number;
+  kvHeads: number;
+  headDim: number;
+  /** Positions one row may hold (the model's context); the buffers never grow past it. */
+  maxPositions: number;
+}
+
+/** Positions are allocated in steps of this many, so a buffer re-layout happens rarely. */
+const POSITION_STEP = 64;
+
+const pastName = (layer: number, kind: number) => `past_key_values.${layer}.${kind === 0 ? 'key' : 'value'}`;
+const newName = (layer: number, kind: number) => `new.${layer}.${kind === 0 ? 'key' : 'value'}`;
+
+/** The fused layout, recognised by its outputs: logits and new.{i}.key/value per layer. */
+export function ownedKvDecoderOf(backend: Backend, maxPositions: number): OwnedKvDecoder | undefined {
+  const news = backend.outputs.filter((o) => /^new\.\d+\.key$/.test(o.name));
+  const past = backend.inputs.find((i) => i.name === 'past_key_values.0.key');
+  if (news.length === 0 || !past || !backend.outputs.some((o) => o.name === 'logits')) return undefined;
+  const kvHeads = past.shape[1];
+  const headDim = past.shape[3];
+  if (typeof kvHeads !== 'number' || typeof headDim !== 'number') return undefined;
+  return { backend, layers: news.length, kvHeads, headDim, maxPositions };
+}
+
+const i64 = (values: ArrayLike<number>, dims: number[]): Tensor => ({ type: 'int64', data: BigInt64Array.from(Array.from(values, BigInt)), dims });
+
+/** Ones on each row's first `lengths[b]` positions of `width`. */
+function rightPaddedMask(lengths: readonly number[], width: number): Tensor {
+  const data = new BigInt64Array(lengths.length * width);
+  lengths.forEach((n, row) => data.fill(1n, row * width, row * width + n));
+  return { type: 'int64', data, dims: [lengths.length, width] };
+}
+
+export function createOwnedKvSession(model: OwnedKvDecoder): DecoderSession {
+  const { backend, layers, kvHeads: H, headDim: D } = model;
+  const kinds = 2 * layers;
+  /** Real tokens per row: each row's next position. */
+  let lengths: number[] = [];
+  let rowCapacity = 0;
+  let positionCapacity = 0;
+  let buffers: Float32Array[] = [];
+
+  const rowStride = () => H * positionCapacity * D;
+
+  /** Copies row `from` of `source` (capacity `sourcePositions`) into row `to` of `target`, `length` positions. */
+  function copyRow(source: Float32Array, sourcePositions: number, from: number, target: Float32Array, to: number, length: number) {
+    for (let h = 0; h < H; h++) {
+      const src = (from * H + h) * sourcePositions * D;
+      const dst = (to * H + h) * positionCapacity * D;
+      target.set(source.subarray(src, src + length * D), dst);
+    }
+  }
+
+  /** Room for `rows` rows of up to `positions` positions; existing rows keep their contents. */
+  function reserve(rows: number, positions: number) {
+    if (positions > model.maxPositions) throw new RuntimeError('invalid_request', `the sequence needs ${positions} positions; the model holds ${model.maxPositions}`);
+    if (rows <= rowCapacity && positions <= positionCapacity) return;
+    const oldPositions = positionCapacity;
+    const old = buffers;
+    rowCapacity = Math.max(rows, rowCapacity);
+    if (positions > positionCapacity) positionCapacity = Math.min(model.maxPositions, Math.ceil(positions / POSITION_STEP) * POSITION_STEP);
+    buffers = Array.from({ length: kinds }, () => new Float32Array(rowCapacity * rowStride()));
+    if (old.length === 0) return;
+    old.forEach((source, k) => lengths.forEach((n, row) => copyRow(source, oldPositions, row, buffers[k] as Float32Array, row, n)));
+  }
+
+  /** Writes a run's new.* outputs ([n, S, H * D]) for rows `firstRow..` at each row's `starts`. */
+  function writeNew(outputs: Record<string, Tensor>, firstRow: number, starts: readonly number[], counts: readonly number[], width: number) {
+    for (let k = 0; k < kinds; k++) {
+      const fresh = outputs[newName(k >> 1, k & 1)]?.data as Float32Array | undefined;
+      if (!fresh) throw new RuntimeError('internal', `the decoder did not return ${newName(k >> 1, k & 1)}`);
+      const buffer = buffers[k] as Float32Array;
+      starts.forEach((start, r) => {
+        const row = firstRow + r;
+        for (let t = 0; t < (counts[r] as number); t++) {
+          for (let h = 0; h < H; h++) {
+            const src = ((r * width + t) * H + h) * D;
+            buffer.set(fresh.subarray(src, src + D), ((row * H + h) * positionCapacity + start + t) * D);
+          }
+        }
+      });
+    }
+  }
+
+  /** The past_key_values feeds: the first `rows` rows of each buffer, viewed in place. */
+  function pastFeeds(rows: number): { feeds: Feeds; names: string[] } {
+    const feeds: Feeds = {};
+    const names: string[] = [];
+    for (let k = 0; k < kinds; k++) {
+      const name = pastName(k >> 1, k & 1);
+      feeds[name] = { type: 'float32', data: (buffers[k] as Float32Array).subarray(0, rows * rowStride()), dims: [rows, H, positionCapacity, D] };
+      names.push(name);
+    }
+    return { feeds, names };
+  }
+
+  /** Takes the buffers back from a run's result (they crossed to the worker and returned). */
+  function reclaim(outputs: Record<string, Tensor>, names: readonly string[]) {
+    buffers = names.map((name) => {
+      const t = outputs[name];
+      if (!t) throw new RuntimeError('internal', `the backend did not hand back ${name}`);
+      return new Float32Array(t.data.buffer as ArrayBuffer); // the whole buffer, not the rows fed
+    });
+  }
+
+  function dropEverything() {
+    lengths = [];
+    rowCapacity = 0;
+    positionCapacity = 0;
+    buffers = [];
+  }
+
+  return {
+    get rows() {
+      return lengths.length;
+    },
+
+    /** New rows run alone (no past), right-padded; their keys and values join the buffers. */
+    async prefill(prompts) {
+      const n = prompts.length;
+      const width = Math.max(...prompts.map((p) => p.length));
+      const ids = new Array<number>(n * width).fill(0);
+      const positions = new Array<number>(n * width).fill(0);
+      prompts.forEach((prompt, row) => {
+        prompt.forEach((token, t) => {
+          ids[row * width + t] = token;
+          positions[row * width + t] = t;
+        });
+      });
+      const promptLengths = prompts.map((p) => p.length);
+      const feeds: Feeds = { input_ids: i64(ids, [n, width]), position_ids: i64(positions, [n, width]), attention_mask: rightPaddedMask(promptLengths, width) };
+      for (let k = 0; k < kinds; k++) feeds[pastName(k >> 1, k & 1)] = { type: 'float32', data: new Float32Array(0), dims: [n, H, 0, D] };
+      const outputs = await backend.run(feeds);
+      const first = lengths.length;
+      reserve(first + n, width);
+      writeNew(outputs, first, new Array<number>(n).fill(0), promptLengths, width);
+      lengths = [...lengths, ...promptLengths];
+      const logits = outputs.logits?.data as Float32Array;
+      const vocab = logits.length / (n * width);
+      const at = (row: number, t: number) => logits.subarray((row * width + t) * vocab, (row * width + t + 1) * vocab);
+      const result: PrefillLogits = { at, last: (row) => at(row, (promptLengths[row] as number) - 1) };
+      return result;
+    },
+
+    async decode(tokens) {
+      const rows = lengths.length;
+      const total = Math.max(...lengths) + 1;
+      reserve(rows, total);
+      const { feeds, names } = pastFeeds(rows);
+      feeds.input_ids = i64(tokens, [rows, 1]);
+      feeds.position_ids = i64(lengths, [rows, 1]);
+      feeds.attention_mask = rightPaddedMask(lengths.map((n) => n + 1), total);
+      let outputs: Record<string, Tensor>;
+      try {
+        outputs = await backend.run(feeds, undefined, names);
+      } catch (err) {
+        dropEverything(); // the buffers went to the worker and did not come back
+        throw err;
+      }
+      reclaim(outputs, names);
+      writeNew(outputs, 0, lengths, new Array<number>(rows).fill(1), 1);
+      lengths = lengths.map((n) => n + 1);
+      return outputs.logits?.data as Float32Array;
+    },
+
+    keepRows(order) {
+      if (order.length === lengths.length && order.every((r, i) => r === i)) return;
+      const increasing = order.every((r, i) => i === 0 || r > (order[i - 1] as number));
+      const targets = increasing ? buffers : buffers.map(() => new Float32Array(rowCapacity * rowStride()));
+      // Increasing order copies in place: row j's source is never a row an earlier copy wrote.
+      buffers.forEach((source, k) => {
+        order.forEach((from, to) => {
+          if (!increasing || from !== to) copyRow(source, positionCapacity, from, targets[k] as Float32Array, to, lengths[from] as number);
+        });
+      });
+      buffers = targets;
+      lengths = order.map((r) => lengths[r] as number);
+    },
+
+    fork(row, copies) {
+      const length = lengths[row] as number;
+      const first = lengths.length;
+      reserve(first + copies, length);
+      for (let c = 0; c < copies; c++) buffers.forEach((buffer) => copyRow(buffer, positionCapacity, row, buffer, first + c, length));
+      lengths = [...lengths, ...new Array<number>(copies).fill(length)];
+    },
+
+    reset() {
+      lengths = [];
+    },
+  };
+}
