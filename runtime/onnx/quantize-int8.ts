@@ -6,8 +6,9 @@
 //   MatMulInteger(A_q, B_q, A_zp, B_zp = 0) -> int32 -> Cast(float) -> Mul(Mul(A_scale, B_scale)) = Y
 //
 // Only standard ai.onnx ops (opset >= 11) are emitted, so the file stays a plain ONNX model.
-import { AttributeType, DataType, type AttributeProto, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from './model-proto.ts';
+import { DataType, type ModelProto, type NodeProto, type TensorProto } from './model-proto.ts';
 import { quantizeColumns } from './int8-weights.ts';
+import { intAttribute, isDefaultDomain, isMatrixTranspose, makeNode, nameSource, withoutOrphans } from './graph-edit.ts';
 import { bytesOf, elementCount, float32Values, rawTensor } from './tensor-data.ts';
 
 export interface Int8Options {
@@ -38,43 +39,6 @@ export interface Int8Result {
 
 export const DEFAULT_MIN_ELEMENTS = 4096;
 
-const isDefaultDomain = (domain: string | undefined) => domain === undefined || domain === '' || domain === 'ai.onnx';
-
-function intAttribute(name: string, value: number): AttributeProto {
-  return { name, type: AttributeType.INT, i: BigInt(value), floats: new Float32Array(0), ints: [], other: [] };
-}
-
-function makeNode(opType: string, name: string, input: string[], output: string[], attribute: AttributeProto[] = []): NodeProto {
-  return { opType, name, input, output, attribute, other: [] };
-}
-
-/** A name generator that never repeats a name already in the graph. */
-function nameSource(graph: GraphProto): (base: string) => string {
-  const taken = new Set<string>();
-  for (const n of graph.node) {
-    if (n.name !== undefined) taken.add(n.name);
-    for (const s of [...n.input, ...n.output]) taken.add(s);
-  }
-  for (const t of graph.initializer) if (t.name !== undefined) taken.add(t.name);
-  for (const v of [...graph.input, ...graph.output, ...graph.valueInfo]) if (v.name !== undefined) taken.add(v.name);
-  return (base) => {
-    let name = base;
-    for (let i = 1; taken.has(name); i++) name = `${base}_${i}`;
-    taken.add(name);
-    return name;
-  };
-}
-
-/** Transpose with perm [1, 0] (or no perm, which reverses a rank-2 input). */
-function isMatrixTranspose(node: NodeProto): boolean {
-  if (node.opType !== 'Transpose' || !isDefaultDomain(node.domain) || node.input.length !== 1) return false;
-  const perm = node.attribute.find((a) => a.name === 'perm');
-  return perm === undefined || (perm.ints.length === 2 && perm.ints[0] === 1n && perm.ints[1] === 0n);
-}
-
-const hasSubgraph = (graph: GraphProto) =>
-  graph.node.some((n) => n.attribute.some((a) => a.type === AttributeType.GRAPH || a.type === AttributeType.GRAPHS || a.other.some((f) => f.field === 6 || f.field === 11)));
-
 interface Weight {
   source: TensorProto;
   transposed: boolean;
@@ -88,32 +52,6 @@ interface QuantizedWeight {
   q: string;
   scale: string;
   zeroPoint: string;
-}
-
-/**
- * The rewritten graph, minus what the rewrite left unused: Transposes of quantized tables, then
- * the FP32 weights nothing else reads. Subgraphs may read outer names this module cannot see, so a
- * graph with subgraphs keeps everything.
- */
-function withoutOrphans(graph: GraphProto, nodes: NodeProto[], added: TensorProto[], transposes: ReadonlySet<NodeProto>, sources: ReadonlySet<string>): GraphProto {
-  const pruning = !hasSubgraph(graph);
-  const consumed = (list: NodeProto[]) => new Set([...list.flatMap((n) => n.input), ...graph.output.map((v) => v.name)]);
-  let kept = nodes;
-  if (pruning) {
-    const reads = consumed(kept);
-    kept = kept.filter((n) => !(transposes.has(n) && n.output.every((o) => !reads.has(o))));
-  }
-  const reads = consumed(kept);
-  const keptSet = new Set(kept);
-  const removedOutputs = new Set(nodes.filter((n) => !keptSet.has(n)).flatMap((n) => n.output));
-  const dropped = new Set(graph.initializer.filter((t) => pruning && t.name !== undefined && sources.has(t.name) && !reads.has(t.name)).map((t) => t.name));
-  return {
-    ...graph,
-    node: kept,
-    initializer: [...graph.initializer.filter((t) => !dropped.has(t.name)), ...added],
-    input: graph.input.filter((v) => !dropped.has(v.name)),
-    valueInfo: graph.valueInfo.filter((v) => !removedOutputs.has(v.name as string)),
-  };
 }
 
 /** Rewrites every eligible MatMul of the main graph; returns a new model (the input is not changed). */
