@@ -30,8 +30,17 @@ const ModelEntrySchema = v.strictObject({
   pooling: v.optional(v.picklist(['mean', 'cls', 'last'])),
   normalize: v.optional(v.boolean()),
   matryoshka: v.optional(v.boolean(), false),
-  /** onnxruntime: rewrite MatMul weights to int8 at load (cached beside the model, keyed by its hash). */
-  quantize: v.optional(v.picklist(['none', 'int8']), 'none'),
+  /**
+   * onnxruntime: rewrite MatMul weights at load (cached beside the model, keyed by its hash): int8
+   * (per-column, MatMulInteger) or q4 (MatMulNBits, 4-bit blocks of 32; a tied LM head in int8).
+   */
+  quantize: v.optional(v.picklist(['none', 'int8', 'q4']), 'none'),
+  /**
+   * Text generation on onnxruntime: rebuild a Llama-family decoder in onnxruntime's fused form
+   * (GroupQueryAttention, a KV cache the runtime owns) at load, cached. false serves the graph as
+   * exported. Models the fusion does not cover are served as exported, with the reason logged.
+   */
+  fuse: v.optional(v.boolean(), true),
 });
 
 const ConfigSchema = v.strictObject({

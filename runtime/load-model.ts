@@ -1,10 +1,11 @@
 // Loads one configured model: manifest, tokenizer, backend, and the task object that serves it.
 import { selectBackend } from './backends/select.ts';
-import type { Backend } from './backends/backend.ts';
+import type { Backend, DecoderSession } from './backends/backend.ts';
+import { createOwnedKvSession, ownedKvDecoderOf } from './backends/owned-kv-session.ts';
 import { createStatefulSession } from './backends/openvino-stateful-session.ts';
 import { createOptimumSession, optimumDecoderOf } from './backends/optimum-session.ts';
 import type { ModelEntry } from './config.ts';
-import { readManifest } from './manifest.ts';
+import { readManifest, type ModelManifest } from './manifest.ts';
 import { createEmbedder, type Embedder } from './tasks/embed.ts';
 import { createGenerator, type Generator } from './tasks/generate.ts';
 import { createReranker, type Reranker } from './tasks/rerank.ts';
@@ -19,14 +20,25 @@ export type LoadedModel =
   | { info: ModelInfo; backend: Backend; text: TextCodec; task: 'text-generation'; generator: Generator }
   | { info: ModelInfo; backend: Backend; task: 'tensor'; tensorModel: TensorModel };
 
+/** The DecoderSession for the graph loaded: stateful (OpenVINO), fused with an owned cache, or Optimum's. */
+function decoderSession(backend: Backend, manifest: ModelManifest, log: (line: string) => void): DecoderSession {
+  if (backend.statefulDecoder) return createStatefulSession(backend.statefulDecoder);
+  const owned = ownedKvDecoderOf(backend, manifest.maxLength);
+  if (!owned) return createOptimumSession(optimumDecoderOf(backend, manifest));
+  const bytesPerToken = owned.layers * 2 * owned.kvHeads * owned.headDim * 4;
+  log(`decoder: fused, KV cache owned by the runtime, ${(bytesPerToken / 1024).toFixed(1)} KiB per token per sequence (${((bytesPerToken * manifest.maxLength) / 2 ** 20).toFixed(0)} MiB at the full ${manifest.maxLength}-token context)`);
+  return createOwnedKvSession(owned);
+}
+
 export async function loadModel(entry: ModelEntry, log: (line: string) => void): Promise<LoadedModel> {
-  const backendFor = () =>
+  const backendFor = (fuse?: Record<string, unknown>) =>
     selectBackend({
       modelDir: entry.path,
       file: entry.file,
       choice: entry.backend,
       options: { threads: entry.threads },
       quantize: entry.quantize,
+      fuse,
       log: (line) => log(`${entry.name}: ${line}`),
     });
   // A tensor model is only its graph: no config.json, tokenizer or template is needed.
@@ -37,7 +49,7 @@ export async function loadModel(entry: ModelEntry, log: (line: string) => void):
   }
   const manifest = readManifest(entry.path);
   const tokenizer = createTokenizer(manifest.tokenizerJson, manifest.tokenizerConfig);
-  const backend = await backendFor();
+  const backend = await backendFor(entry.task === 'text-generation' && entry.fuse ? manifest.hfConfig : undefined);
   const text = createTextCodec(manifest, tokenizer);
   const info: ModelInfo = {
     name: entry.name,
@@ -52,7 +64,7 @@ export async function loadModel(entry: ModelEntry, log: (line: string) => void):
     case 'rerank':
       return { info, backend, text, task: 'rerank', reranker: createReranker(entry, manifest, backend, tokenizer) };
     case 'text-generation': {
-      const session = backend.statefulDecoder ? createStatefulSession(backend.statefulDecoder) : createOptimumSession(optimumDecoderOf(backend, manifest));
+      const session = decoderSession(backend, manifest, (line) => log(`${entry.name}: ${line}`));
       return { info, backend, text, task: 'text-generation', generator: createGenerator(entry, manifest, session, tokenizer) };
     }
   }

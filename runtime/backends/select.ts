@@ -1,8 +1,7 @@
 // Chooses the engine for a model: OpenVINO when asked for or (auto) when it loads, else onnxruntime.
 import { existsSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { quantizedModelFile } from '../onnx/quantized-cache.ts';
+import { preparedModelFile, type Quantize } from '../onnx/prepare.ts';
 import { RuntimeError } from '../errors.ts';
 import type { Backend, BackendOptions } from './backend.ts';
 import { createOnnxRuntimeBackend } from './onnxruntime.ts';
@@ -17,18 +16,10 @@ export interface BackendSelection {
   choice: BackendChoice;
   options: BackendOptions;
   log: (line: string) => void;
-  /** int8: the onnxruntime model's MatMul weights rewritten to int8 (runtime/onnx/), cached. */
-  quantize?: 'none' | 'int8';
-}
-
-/** The int8 rewrite of an ONNX file: cached beside it, or under the temp folder when that is read-only. */
-async function int8File(file: string, log: (line: string) => void): Promise<string> {
-  const onRewrite = (s: { quantized: unknown[]; ms: number; file: string }) => log(`int8: ${s.quantized.length} MatMul weights quantized in ${Math.round(s.ms)} ms -> ${s.file}`);
-  try {
-    return await quantizedModelFile(file, 'int8', { onRewrite });
-  } catch {
-    return quantizedModelFile(file, 'int8', { onRewrite, cacheDir: join(tmpdir(), 'ovserve-cache') });
-  }
+  /** The onnxruntime model's MatMul weights rewritten to int8 or q4 (runtime/onnx/), cached. */
+  quantize?: Quantize;
+  /** A decoder's config.json: rebuild it in the fused form when it is a Llama-family model. */
+  fuse?: Record<string, unknown>;
 }
 
 // The addon is probed once per process; every model shares the answer, logged once.
@@ -62,10 +53,11 @@ function resolveFile(modelDir: string, file: string | undefined, engine: 'onnxru
 }
 
 export async function selectBackend(sel: BackendSelection): Promise<Backend> {
-  if (sel.quantize === 'int8' && sel.choice === 'openvino') {
-    throw new RuntimeError('internal', '"quantize": "int8" rewrites ONNX graphs for onnxruntime; for OpenVINO export a compressed IR (optimum-cli --weight-format int8).');
+  const quantize = sel.quantize ?? 'none';
+  if (quantize !== 'none' && sel.choice === 'openvino') {
+    throw new RuntimeError('internal', `"quantize": "${quantize}" rewrites ONNX graphs for onnxruntime; for OpenVINO export a compressed IR (optimum-cli --weight-format int8 or int4).`);
   }
-  if (sel.choice !== 'onnxruntime' && sel.quantize !== 'int8') {
+  if (sel.choice !== 'onnxruntime' && quantize === 'none') {
     const probe = await probeOpenVino();
     if (probe.addon) {
       if (sel.choice === 'auto') sel.log('backend: openvino (openvino-node and its native runtime loaded)');
@@ -83,5 +75,5 @@ export async function selectBackend(sel: BackendSelection): Promise<Backend> {
   }
   const file = resolveFile(sel.modelDir, sel.file, 'onnxruntime');
   if (!existsSync(file)) throw new RuntimeError('internal', `model file not found: ${file}`);
-  return createOnnxRuntimeBackend(sel.quantize === 'int8' ? await int8File(file, sel.log) : file, sel.options);
+  return createOnnxRuntimeBackend(await preparedModelFile(file, { quantize, fuse: sel.fuse, log: sel.log }), sel.options);
 }

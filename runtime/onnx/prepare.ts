@@ -1,0 +1,101 @@
+// The file onnxruntime loads for a model: the source graph, or its rewrite — fused (a Llama-family
+// decoder rebuilt in onnxruntime's fused form) and/or quantized (int8, q4) — made once and cached
+// beside the source (or under the temp folder when that is read-only), keyed by the source bytes.
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { ModelProto } from './model-proto.ts';
+import { fusedLlamaModel } from './fused-llama.ts';
+import { llamaShapeOf, llamaWeightsOf } from './llama-weights.ts';
+import { quantizeInt8 } from './quantize-int8.ts';
+import { quantizeQ4Model } from './quantize-q4.ts';
+import { CACHE_DIR_NAME, cachedRewriteFile, quantizedModelFile, type ModelRewrite } from './quantized-cache.ts';
+
+export type Quantize = 'none' | 'int8' | 'q4';
+
+export interface PrepareOptions {
+  quantize: Quantize;
+  /** The model's config.json when a decoder should be fused; undefined serves the graph unfused. */
+  fuse?: Record<string, unknown>;
+  log: (line: string) => void;
+}
+
+/** Names what the fused rewrite writes; bump it whenever fused-llama.ts changes its output. */
+export const FUSE_RECIPE = 'ovserve-fused-llama-v1';
+const Q4_RECIPE = 'ovserve-q4-v1';
+
+/** Thrown inside a rewrite when the graph is not one the fusion can rebuild. */
+class NotFusable extends Error {}
+
+interface Quantized {
+  model: ModelProto;
+  /** What was rewritten, for the log: "int8: 11 MatMul weights quantized". */
+  summary: string;
+}
+
+const quantizers: Record<Quantize, (model: ModelProto) => Quantized> = {
+  none: (model) => ({ model, summary: '' }),
+  int8: (model) => {
+    const r = quantizeInt8(model);
+    return { model: r.model, summary: `int8: ${r.quantized.length} MatMul weights quantized` };
+  },
+  // 4-bit where MatMulNBits applies; what it leaves (a tied head, read through a Transpose) in int8.
+  q4: (model) => {
+    const q4 = quantizeQ4Model(model);
+    const int8 = quantizeInt8(q4.model);
+    return { model: int8.model, summary: `q4: ${q4.quantized.length} MatMul weights in 4 bits, ${int8.quantized.length} in int8` };
+  },
+};
+
+/** Runs `make` with the cache beside the source, retrying under the temp folder when that fails. */
+async function withCacheDir<T>(file: string, make: (cacheDir: string) => Promise<T>): Promise<T> {
+  try {
+    return await make(join(dirname(file), CACHE_DIR_NAME));
+  } catch (err) {
+    if (err instanceof NotFusable) throw err;
+    return make(join(tmpdir(), 'ovserve-cache'));
+  }
+}
+
+async function quantizedOnly(file: string, quantize: Quantize, log: PrepareOptions['log']): Promise<string> {
+  if (quantize === 'none') return file;
+  if (quantize === 'int8') {
+    const onRewrite = (s: { quantized: unknown[]; ms: number; file: string }) => log(`int8: ${s.quantized.length} MatMul weights quantized in ${Math.round(s.ms)} ms -> ${s.file}`);
+    return withCacheDir(file, (cacheDir) => quantizedModelFile(file, 'int8', { onRewrite, cacheDir }));
+  }
+  const started = performance.now();
+  let summary = '';
+  const rewrite: ModelRewrite = (model) => ({ model, summary } = quantizers.q4(model)).model;
+  const { file: out, written } = await withCacheDir(file, (cacheDir) => cachedRewriteFile(file, 'q4', `q4 ${Q4_RECIPE}\n`, rewrite, cacheDir));
+  if (written) log(`${summary} in ${Math.round(performance.now() - started)} ms -> ${out}`);
+  return out;
+}
+
+export async function preparedModelFile(file: string, options: PrepareOptions): Promise<string> {
+  const { quantize, log } = options;
+  if (!options.fuse) return quantizedOnly(file, quantize, log);
+  const shape = llamaShapeOf(options.fuse);
+  if (typeof shape === 'string') {
+    log(`fuse: not applied (${shape}); serving the graph as exported`);
+    return quantizedOnly(file, quantize, log);
+  }
+  let summary = '';
+  const rewrite: ModelRewrite = (model) => {
+    const weights = llamaWeightsOf(model, shape);
+    if (typeof weights === 'string') throw new NotFusable(weights);
+    const quantized = quantizers[quantize](fusedLlamaModel(shape, weights));
+    summary = quantized.summary;
+    return quantized.model;
+  };
+  const tag = quantize === 'none' ? 'fused' : `fused-${quantize}`;
+  const recipe = `${tag} ${FUSE_RECIPE} ${quantize === 'q4' ? Q4_RECIPE : ''} ${JSON.stringify(shape)}\n`;
+  const started = performance.now();
+  try {
+    const { file: out, written } = await withCacheDir(file, (cacheDir) => cachedRewriteFile(file, tag, recipe, rewrite, cacheDir));
+    if (written) log(`fuse: rebuilt as a fused decoder${summary ? `, ${summary},` : ''} in ${Math.round(performance.now() - started)} ms -> ${out}`);
+    return out;
+  } catch (err) {
+    if (!(err instanceof NotFusable)) throw err;
+    log(`fuse: not applied (${err.message}); serving the graph as exported`);
+    return quantizedOnly(file, quantize, log);
+  }
+}
