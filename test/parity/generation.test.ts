@@ -1,8 +1,10 @@
 // Greedy generation must give the same token ids as transformers.js model.generate, alone and
 // inside a batch of 8 concurrent requests; and the REFERENCE.json ids with the real SmolLM2
-// tokenizer and chat template.
+// tokenizer and chat template. Both decoder forms are held to it: the fused graph with the KV
+// cache the runtime owns (the default), and the graph as exported (fuse: false).
 import { AutoModelForCausalLM, AutoTokenizer, env } from '@huggingface/transformers';
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, parseConfig, type Runtime } from '../../runtime/index.ts';
@@ -25,7 +27,10 @@ const PROMPTS = [
 ];
 const NEW_TOKENS = 24;
 
-describe('greedy parity with transformers.js on the project-built Llama fixture', () => {
+describe.each([
+  { form: 'fused, runtime-owned KV cache', fuse: true },
+  { form: 'as exported (Optimum past/present)', fuse: false },
+])('greedy parity with transformers.js on the project-built Llama fixture: $form', ({ fuse }) => {
   let runtime: Runtime;
   const expected: number[][] = [];
 
@@ -39,7 +44,7 @@ describe('greedy parity with transformers.js on the project-built Llama fixture'
       expected.push(Array.from((output as { data: BigInt64Array }).data, Number).slice(inputs.input_ids.dims[1]));
     }
     await model.dispose();
-    runtime = createRuntime(fixtureConfig([{ fixture: 'tiny-chat', task: 'text-generation' }]), { log: () => {} });
+    runtime = createRuntime(fixtureConfig([{ fixture: 'tiny-chat', task: 'text-generation', fuse }]), { log: () => {} });
     await runtime.ready;
   });
   afterAll(() => runtime.close());
@@ -78,12 +83,18 @@ type ChatReference = {
 describe.runIf(sharedModelsAvailable)('parity with ../shared/models REFERENCE.json (real SmolLM2 tokenizer and template)', () => {
   let runtime: Runtime;
   let ref: ChatReference['models']['chat'];
+  // A copy, so the fused rewrite's cache is written beside it and never into ../shared.
+  const dir = mkdtempSync(join(tmpdir(), 'ovserve-shared-smol-'));
   beforeAll(async () => {
     ref = (JSON.parse(readFileSync(join(SHARED_MODELS_DIR, 'REFERENCE.json'), 'utf8')) as ChatReference).models.chat;
-    runtime = createRuntime(parseConfig({ models: [{ name: 'smol', task: 'text-generation', path: 'tiny-random-smollm2' }] }, SHARED_MODELS_DIR), { log: () => {} });
+    cpSync(join(SHARED_MODELS_DIR, 'tiny-random-smollm2'), join(dir, 'smol'), { recursive: true });
+    runtime = createRuntime(parseConfig({ models: [{ name: 'smol', task: 'text-generation', path: 'smol' }] }, dir), { log: () => {} });
     await runtime.ready;
   });
-  afterAll(() => runtime.close());
+  afterAll(async () => {
+    await runtime.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it('renders the chat template and generates the reference ids (30 greedy tokens)', async () => {
     const g = await runtime.generate({ model: 'smol', prompts: [{ messages: ref.chat.messages }], n: 1, maxTokens: 30, temperature: 0 });
