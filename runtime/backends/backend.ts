@@ -44,6 +44,12 @@ export interface Backend {
    * feeding past/present tensors.
    */
   readonly statefulDecoder?: StatefulDecoder;
+  /**
+   * Set when the engine keeps a fused decoder's session (owned-kv-session.ts) beside the model, as
+   * onnxruntime's inference worker does: token ids go in, logits come out, no KV buffer crosses
+   * threads. Without it the session runs on this thread over run().
+   */
+  openOwnedKvSession?(maxPositions: number): Promise<DecoderSession>;
   readonly inputs: readonly TensorInfo[];
   readonly outputs: readonly TensorInfo[];
   /**

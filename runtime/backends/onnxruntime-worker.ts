@@ -3,11 +3,14 @@
 // leaving the main event loop free for HTTP, streaming and cancellation.
 import * as ort from 'onnxruntime-node';
 import { parentPort } from 'node:worker_threads';
-import { TENSOR_TYPES, type Tensor, type TensorInfo, type TensorType } from './backend.ts';
+import { TENSOR_TYPES, type Backend, type Feeds, type Tensor, type TensorInfo, type TensorType } from './backend.ts';
+import { createOwnedKvEngine, ownedKvDecoderOf, type OwnedKvEngine } from './owned-kv-session.ts';
 import { transferables, type LoadResult, type WorkerReply, type WorkerRequest } from './worker-protocol.ts';
 
 const KNOWN_TYPES: ReadonlySet<string> = new Set<string>(TENSOR_TYPES);
 const sessions = new Map<number, ort.InferenceSession>();
+/** Decoder sessions, one per model session at most, living beside it. */
+const decoders = new Map<number, OwnedKvEngine>();
 let nextSession = 1;
 
 function describe(metadata: readonly ort.InferenceSession.ValueMetadata[]): TensorInfo[] {
@@ -16,6 +19,41 @@ function describe(metadata: readonly ort.InferenceSession.ValueMetadata[]): Tens
     return { name: m.name, type: m.type as TensorType, shape: m.shape };
   });
 }
+
+async function runSession(session: ort.InferenceSession, given: Feeds, keep: readonly string[] = []): Promise<Record<string, Tensor>> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const [name, t] of Object.entries(given)) feeds[name] = new ort.Tensor(t.type, t.data, t.dims);
+  const results = await session.run(feeds);
+  const out: Record<string, Tensor> = {};
+  for (const [name, t] of Object.entries(results)) out[name] = { type: t.type as TensorType, data: t.data as Tensor['data'], dims: t.dims };
+  for (const name of keep) if (given[name]) out[name] = given[name];
+  return out;
+}
+
+/** The model session as a Backend, inside this thread (no transfers). */
+function localBackend(session: ort.InferenceSession): Backend {
+  return {
+    engine: 'onnxruntime',
+    inputs: describe(session.inputMetadata),
+    outputs: describe(session.outputMetadata),
+    run: (feeds, _signal, keep) => runSession(session, feeds, keep),
+    dispose: async () => {},
+  };
+}
+
+function sessionOf(id: number): ort.InferenceSession {
+  const session = sessions.get(id);
+  if (!session) throw new Error(`no session ${id}`);
+  return session;
+}
+
+function decoderOf(id: number): OwnedKvEngine {
+  const decoder = decoders.get(id);
+  if (!decoder) throw new Error(`no decoder session for model session ${id}`);
+  return decoder;
+}
+
+const none = { result: null, transfer: [] as ArrayBuffer[] };
 
 async function handle(request: WorkerRequest): Promise<{ result: unknown; transfer: ArrayBuffer[] }> {
   switch (request.op) {
@@ -32,22 +70,39 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
       return { result, transfer: [] };
     }
     case 'run': {
-      const session = sessions.get(request.session);
-      if (!session) throw new Error(`no session ${request.session}`);
-      const feeds: Record<string, ort.Tensor> = {};
-      for (const [name, t] of Object.entries(request.feeds)) feeds[name] = new ort.Tensor(t.type, t.data, t.dims);
-      const results = await session.run(feeds);
-      const out: Record<string, Tensor> = {};
-      for (const [name, t] of Object.entries(results)) out[name] = { type: t.type as TensorType, data: t.data as Tensor['data'], dims: t.dims };
+      const out = await runSession(sessionOf(request.session), request.feeds, request.keep);
       const kept = (request.keep ?? []).map((name) => request.feeds[name]).filter((t): t is Tensor => t !== undefined);
-      for (const name of request.keep ?? []) if (request.feeds[name]) out[name] = request.feeds[name];
       return { result: out, transfer: transferables(Object.values(out), kept) };
     }
     case 'release': {
       await sessions.get(request.session)?.release();
       sessions.delete(request.session);
-      return { result: null, transfer: [] };
+      decoders.delete(request.session);
+      return none;
     }
+    case 'decoder.open': {
+      const model = ownedKvDecoderOf(localBackend(sessionOf(request.session)), request.maxPositions);
+      if (!model) throw new Error('the model is not a fused decoder (outputs new.{i}.key/value)');
+      decoders.set(request.session, createOwnedKvEngine(model));
+      return none;
+    }
+    case 'decoder.prefill': {
+      const raw = await decoderOf(request.session).prefill(request.prompts);
+      return { result: raw, transfer: [raw.logits.buffer as ArrayBuffer] };
+    }
+    case 'decoder.decode': {
+      const logits = await decoderOf(request.session).decode(request.tokens);
+      return { result: logits, transfer: [logits.buffer as ArrayBuffer] };
+    }
+    case 'decoder.keepRows':
+      decoderOf(request.session).keepRows(request.rows);
+      return none;
+    case 'decoder.fork':
+      decoderOf(request.session).fork(request.row, request.copies);
+      return none;
+    case 'decoder.reset':
+      decoderOf(request.session).reset();
+      return none;
   }
 }
 

@@ -2,7 +2,8 @@
 // tensors cross by transfer, not copy, so even large KV caches move in O(1).
 import { Worker } from 'node:worker_threads';
 import { RuntimeError, throwIfAborted } from '../errors.ts';
-import type { Backend, BackendFactory, Feeds, Tensor } from './backend.ts';
+import type { Backend, BackendFactory, DecoderSession, Feeds, Tensor } from './backend.ts';
+import { prefillLogitsOf, type RawPrefill } from './owned-kv-session.ts';
 import { transferables, type LoadResult, type WorkerReply, type WorkerRequest } from './worker-protocol.ts';
 
 type Pending = { resolve: (value: unknown) => void; reject: (err: unknown) => void };
@@ -70,6 +71,53 @@ const host = (() => {
   };
 })();
 
+type DecoderRequest = Request extends infer R ? (R extends { op: `decoder.${string}` } ? Omit<R, 'session'> : never) : never;
+
+/**
+ * The main thread's face of a decoder session kept in the worker. Calls are sent in order and the
+ * worker runs them in order; keep-rows, fork and reset are not awaited, and should one fail, the
+ * next prefill or decode rejects with its error.
+ */
+function workerDecoderSession(call: (request: DecoderRequest) => Promise<unknown>): DecoderSession {
+  let rows = 0;
+  let failure: unknown;
+  const send = (request: DecoderRequest) => void call(request).catch((err: unknown) => (failure ??= err));
+  const check = () => {
+    if (failure === undefined) return;
+    const err = failure;
+    failure = undefined;
+    throw err;
+  };
+  return {
+    get rows() {
+      return rows;
+    },
+    async prefill(prompts) {
+      check();
+      const raw = (await call({ op: 'decoder.prefill', prompts: prompts.map((p) => [...p]) })) as RawPrefill;
+      rows += prompts.length;
+      return prefillLogitsOf(raw);
+    },
+    async decode(tokens) {
+      check();
+      return (await call({ op: 'decoder.decode', tokens: [...tokens] })) as Float32Array;
+    },
+    keepRows(order) {
+      rows = order.length;
+      send({ op: 'decoder.keepRows', rows: [...order] });
+    },
+    fork(row, copies) {
+      rows += copies;
+      send({ op: 'decoder.fork', row, copies });
+    },
+    reset() {
+      rows = 0;
+      failure = undefined;
+      send({ op: 'decoder.reset' });
+    },
+  };
+}
+
 export const createOnnxRuntimeBackend: BackendFactory = async (modelFile, options) => {
   const loaded = await host.call<LoadResult>({ op: 'load', file: modelFile, threads: options.threads });
   host.opened();
@@ -90,6 +138,17 @@ export const createOnnxRuntimeBackend: BackendFactory = async (modelFile, option
       const forget = () => running.delete(run);
       run.then(forget, forget);
       return run;
+    },
+    async openOwnedKvSession(maxPositions: number) {
+      await host.call({ op: 'decoder.open', session: loaded.session, maxPositions });
+      return workerDecoderSession((request) => {
+        if (released) throw new RuntimeError('internal', 'the model has been released');
+        const call = host.call<unknown>({ ...request, session: loaded.session } as Request);
+        running.add(call);
+        const forget = () => running.delete(call);
+        call.then(forget, forget);
+        return call;
+      });
     },
     async dispose() {
       if (released) return;

@@ -42,7 +42,37 @@ function rightPaddedMask(lengths: readonly number[], width: number): Tensor {
   return { type: 'int64', data, dims: [lengths.length, width] };
 }
 
+/** A prefill's logits as the engine returns them: [n, width, vocab], row r's prompt `lengths[r]` long. */
+export interface RawPrefill {
+  logits: Float32Array;
+  width: number;
+  lengths: number[];
+}
+
+export function prefillLogitsOf({ logits, width, lengths }: RawPrefill): PrefillLogits {
+  const vocab = logits.length / (lengths.length * width);
+  const at = (row: number, t: number) => logits.subarray((row * width + t) * vocab, (row * width + t + 1) * vocab);
+  return { at, last: (row) => at(row, (lengths[row] as number) - 1) };
+}
+
+/** The session's work where the buffers live: DecoderSession, with the prefill's logits unwrapped. */
+export type OwnedKvEngine = Omit<DecoderSession, 'prefill'> & { prefill(prompts: ReadonlyArray<readonly number[]>): Promise<RawPrefill> };
+
 export function createOwnedKvSession(model: OwnedKvDecoder): DecoderSession {
+  const engine = createOwnedKvEngine(model);
+  return {
+    get rows() {
+      return engine.rows;
+    },
+    prefill: async (prompts) => prefillLogitsOf(await engine.prefill(prompts)),
+    decode: (tokens) => engine.decode(tokens),
+    keepRows: (rows) => engine.keepRows(rows),
+    fork: (row, copies) => engine.fork(row, copies),
+    reset: () => engine.reset(),
+  };
+}
+
+export function createOwnedKvEngine(model: OwnedKvDecoder): OwnedKvEngine {
   const { backend, layers, kvHeads: H, headDim: D } = model;
   const kinds = 2 * layers;
   /** Real tokens per row: each row's next position. */
@@ -146,11 +176,7 @@ export function createOwnedKvSession(model: OwnedKvDecoder): DecoderSession {
       reserve(first + n, width);
       writeNew(outputs, first, new Array<number>(n).fill(0), promptLengths, width);
       lengths = [...lengths, ...promptLengths];
-      const logits = outputs.logits?.data as Float32Array;
-      const vocab = logits.length / (n * width);
-      const at = (row: number, t: number) => logits.subarray((row * width + t) * vocab, (row * width + t + 1) * vocab);
-      const result: PrefillLogits = { at, last: (row) => at(row, (promptLengths[row] as number) - 1) };
-      return result;
+      return { logits: outputs.logits?.data as Float32Array, width, lengths: promptLengths };
     },
 
     async decode(tokens) {

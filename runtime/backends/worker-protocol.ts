@@ -4,7 +4,15 @@ import type { Tensor, TensorInfo } from './backend.ts';
 export type WorkerRequest =
   | { op: 'load'; id: number; file: string; threads: number | undefined }
   | { op: 'run'; id: number; session: number; feeds: Record<string, Tensor>; keep?: readonly string[] }
-  | { op: 'release'; id: number; session: number };
+  | { op: 'release'; id: number; session: number }
+  // A decoder session kept in the worker beside its model (runtime/backends/owned-kv-session.ts):
+  // its KV buffers never cross threads; only token ids go in and logits come out.
+  | { op: 'decoder.open'; id: number; session: number; maxPositions: number }
+  | { op: 'decoder.prefill'; id: number; session: number; prompts: number[][] }
+  | { op: 'decoder.decode'; id: number; session: number; tokens: number[] }
+  | { op: 'decoder.keepRows'; id: number; session: number; rows: number[] }
+  | { op: 'decoder.fork'; id: number; session: number; row: number; copies: number }
+  | { op: 'decoder.reset'; id: number; session: number };
 
 export interface LoadResult {
   session: number;

@@ -1,11 +1,11 @@
 // The hardening report's findings, each replayed against a live server (items 2, 4 and 5 have
 // their own files: big-inputs, shutdown, browser-guards).
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../runtime/index.ts';
-import { fixturePath } from '../helpers/fixtures.ts';
+import { copyFixture, fixturePath } from '../helpers/fixtures.ts';
 import { startServer } from '../helpers/server.ts';
 import { readSse } from '../helpers/sse.ts';
 
@@ -14,9 +14,9 @@ describe('hardening report, replayed', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ovserve-regressions-'));
   beforeAll(async () => {
     // A chat model whose generation_config.json sets top_p, as most real models do.
-    cpSync(fixturePath('tiny-chat'), join(dir, 'topp-chat'), { recursive: true });
+    copyFixture('tiny-chat', join(dir, 'topp-chat'));
     writeFileSync(join(dir, 'topp-chat', 'generation_config.json'), JSON.stringify({ eos_token_id: 2, top_p: 0.9, temperature: 0.7 }));
-    cpSync(fixturePath('tiny-rerank'), join(dir, 'rerank'), { recursive: true });
+    copyFixture('tiny-rerank', join(dir, 'rerank'));
     server = await startServer(
       parseConfig(
         {

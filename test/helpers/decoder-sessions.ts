@@ -18,7 +18,8 @@ export async function openDecoder(modelDir: string, file = join(modelDir, 'onnx'
   const manifest = readManifest(modelDir);
   const backend = await createOnnxRuntimeBackend(file, { threads: 1 });
   const owned = ownedKvDecoderOf(backend, manifest.maxLength);
-  return { backend, session: owned ? createOwnedKvSession(owned) : createOptimumSession(optimumDecoderOf(backend, manifest)) };
+  if (!owned) return { backend, session: createOptimumSession(optimumDecoderOf(backend, manifest)) };
+  return { backend, session: backend.openOwnedKvSession ? await backend.openOwnedKvSession(manifest.maxLength) : createOwnedKvSession(owned) };
 }
 
 export const argmax = (row: Float32Array) => {

@@ -1,9 +1,10 @@
 // The fixture model folders every test run builds (folder name -> preset), and configs over them.
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createRuntime, parseConfig, type ModelTask, type RepositoryConfig, type Runtime } from '../../runtime/index.ts';
+import { CACHE_DIR_NAME } from '../../runtime/onnx/quantized-cache.ts';
 
 export const FIXTURES = {
   'tiny-embed': 'tiny-bert-embed',
@@ -38,6 +39,11 @@ export function fixtureConfig(models: ReadonlyArray<{ name?: string; fixture: Fi
   );
 }
 
+/** Copies a built fixture to `dest`, without the rewrites other tests cached beside it. */
+export function copyFixture(fixture: FixtureName, dest: string): void {
+  cpSync(fixturePath(fixture), dest, { recursive: true, filter: (src) => !src.split(sep).includes(CACHE_DIR_NAME) });
+}
+
 /**
  * A runtime over a temporary copy of a fixture, edited first by `edit(dir)` (for model-file
  * variants); the model is named 'm'. Built before the suite's tests, removed after them.
@@ -46,7 +52,7 @@ export function useEditedFixture(fixture: FixtureName, task: ModelTask, edit: (d
   const dir = mkdtempSync(join(tmpdir(), `ovserve-${fixture}-`));
   let runtime: Runtime;
   beforeAll(async () => {
-    cpSync(fixturePath(fixture), join(dir, 'm'), { recursive: true });
+    copyFixture(fixture, join(dir, 'm'));
     edit(join(dir, 'm'));
     runtime = createRuntime(parseConfig({ models: [{ name: 'm', task, path: 'm' }] }, dir), { log: () => {} });
     await runtime.ready;

@@ -2,13 +2,13 @@
 // cache (runtime/backends/owned-kv-session.ts), step by step against the graph as exported:
 // logits within 1e-4 for prompts of different lengths in one run, at every prompt position, over
 // decode steps that cross the cache's growth boundary, after rows leave, reorder and fork.
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { decodeModel } from '../../runtime/onnx/model-proto.ts';
 import { preparedModelFile } from '../../runtime/onnx/prepare.ts';
-import { fixturePath } from '../helpers/fixtures.ts';
+import { copyFixture } from '../helpers/fixtures.ts';
 import { argmax, maxAbsDiff, openDecoder, rowOf, teacherForcedAgreement, vocabOf, type OpenedDecoder } from '../helpers/decoder-sessions.ts';
 
 const TOLERANCE = 1e-4;
@@ -23,7 +23,7 @@ describe('fused Llama decoder with a runtime-owned KV cache', () => {
   let fusedFile: string;
 
   beforeAll(async () => {
-    cpSync(fixturePath('tiny-chat'), modelDir, { recursive: true });
+    copyFixture('tiny-chat', modelDir);
     vocab = vocabOf(modelDir);
     const config = JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as Record<string, unknown>;
     fusedFile = await preparedModelFile(join(modelDir, 'onnx', 'model.onnx'), { quantize: 'none', fuse: config, log: (l) => lines.push(l) });
@@ -115,7 +115,7 @@ describe('fused Llama decoder with a runtime-owned KV cache', () => {
 describe('models the fusion does not cover', () => {
   it('are served as exported, with the reason logged', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ovserve-unfusable-'));
-    cpSync(fixturePath('tiny-chat'), join(dir, 'chat'), { recursive: true });
+    copyFixture('tiny-chat', join(dir, 'chat'));
     const lines: string[] = [];
     const source = join(dir, 'chat', 'onnx', 'model.onnx');
     const config = JSON.parse(readFileSync(join(dir, 'chat', 'config.json'), 'utf8')) as Record<string, unknown>;

@@ -1,11 +1,11 @@
 // `"quantize": "int8"` in the config: the decoder loads its int8 rewrite (cached beside the model)
 // and generates what the fp32 model generates, near enough for a random-weight fixture.
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, parseConfig, type Runtime } from '../../runtime/index.ts';
-import { fixturePath } from '../helpers/fixtures.ts';
+import { copyFixture, fixturePath } from '../helpers/fixtures.ts';
 import { collect } from '../helpers/generation.ts';
 
 describe('quantize: int8', () => {
@@ -13,7 +13,7 @@ describe('quantize: int8', () => {
   const lines: string[] = [];
   let runtime: Runtime;
   beforeAll(async () => {
-    cpSync(fixturePath('tiny-chat'), join(dir, 'chat'), { recursive: true });
+    copyFixture('tiny-chat', join(dir, 'chat'));
     runtime = createRuntime(
       parseConfig(
         {
