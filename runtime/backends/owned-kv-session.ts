@@ -35,11 +35,18 @@ export function ownedKvDecoderOf(backend: Backend, maxPositions: number): OwnedK
 
 const i64 = (values: ArrayLike<number>, dims: number[]): Tensor => ({ type: 'int64', data: BigInt64Array.from(Array.from(values, BigInt)), dims });
 
-/** Ones on each row's first `lengths[b]` positions of `width`. */
-function rightPaddedMask(lengths: readonly number[], width: number): Tensor {
-  const data = new BigInt64Array(lengths.length * width);
-  lengths.forEach((n, row) => data.fill(1n, row * width, row * width + n));
-  return { type: 'int64', data, dims: [lengths.length, width] };
+/**
+ * attention_mask [rows, capacity + S]: ones on each row's `used[b]` cache positions, then on its
+ * `fresh[b]` real tokens of this run's S.
+ */
+function cacheMask(used: readonly number[], capacity: number, fresh: readonly number[], width: number): Tensor {
+  const stride = capacity + width;
+  const data = new BigInt64Array(used.length * stride);
+  used.forEach((n, row) => {
+    data.fill(1n, row * stride, row * stride + n);
+    data.fill(1n, row * stride + capacity, row * stride + capacity + (fresh[row] as number));
+  });
+  return { type: 'int64', data, dims: [used.length, stride] };
 }
 
 /** A prefill's logits as the engine returns them: [n, width, vocab], row r's prompt `lengths[r]` long. */
@@ -169,7 +176,7 @@ export function createOwnedKvEngine(model: OwnedKvDecoder): OwnedKvEngine {
         });
       });
       const promptLengths = prompts.map((p) => p.length);
-      const feeds: Feeds = { input_ids: i64(ids, [n, width]), position_ids: i64(positions, [n, width]), attention_mask: rightPaddedMask(promptLengths, width) };
+      const feeds: Feeds = { input_ids: i64(ids, [n, width]), position_ids: i64(positions, [n, width]), attention_mask: cacheMask(new Array<number>(n).fill(0), 0, promptLengths, width) };
       for (let k = 0; k < kinds; k++) feeds[pastName(k >> 1, k & 1)] = { type: 'float32', data: new Float32Array(0), dims: [n, H, 0, D] };
       const outputs = await backend.run(feeds);
       const first = lengths.length;
@@ -186,7 +193,7 @@ export function createOwnedKvEngine(model: OwnedKvDecoder): OwnedKvEngine {
       const { feeds, names } = pastFeeds(rows);
       feeds.input_ids = i64(tokens, [rows, 1]);
       feeds.position_ids = i64(lengths, [rows, 1]);
-      feeds.attention_mask = rightPaddedMask(lengths.map((n) => n + 1), total);
+      feeds.attention_mask = cacheMask(lengths, positionCapacity, new Array<number>(rows).fill(1), 1);
       let outputs: Record<string, Tensor>;
       try {
         outputs = await backend.run(feeds, undefined, names);

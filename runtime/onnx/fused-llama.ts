@@ -1,16 +1,18 @@
 // A Llama-family decoder in onnxruntime's fused form: SimplifiedLayerNormalization /
-// SkipSimplifiedLayerNormalization, one packed QKV MatMul, RotaryEmbedding and
-// GroupQueryAttention (com.microsoft), and per-row lengths from attention_mask (right padding),
-// so rows of any length decode together in one run.
+// SkipSimplifiedLayerNormalization, one packed QKV MatMul, RotaryEmbedding and FusedMatMul
+// (com.microsoft), with attention that reads a KV cache the caller owns, in place.
 //
-// The KV cache belongs to the caller: past_key_values.{i}.key/value [B, kv_heads, capacity,
-// head_dim] are read (row b's first L_b - S positions), and the graph returns only the new
+// The cache: past_key_values.{i}.key/value [B, kv_heads, capacity, head_dim], row b's first P_b
+// positions in use. The graph never copies it: scores against the past are one MatMul over the
+// buffer (K read transposed), scores against this run's S tokens another; one softmax spans both
+// (a concat of scores only), and the two weighted sums are added. It returns only the new
 // positions' keys and values, new.{i}.key/value [B, S, kv_heads * head_dim], for the caller to
-// write into its buffers. A step therefore hands back O(new tokens), not O(context).
+// write into its buffers: a step hands back O(new tokens), not O(context). Grouped-query heads
+// share their KV head by folding the group into the query rows, so K and V are never repeated.
 //
-// Inputs: input_ids [B, S], position_ids [B, S], attention_mask [B, T] (1 on each row's first L_b
-// positions, L_b counting this run's tokens), past_key_values.*. Outputs: logits [B, S, vocab],
-// new.{i}.key/value.
+// Inputs: input_ids [B, S], position_ids [B, S], attention_mask [B, capacity + S] (1 on each row's
+// P_b used cache positions, then 1 on its real new tokens; rows are right-padded),
+// past_key_values.*. Outputs: logits [B, S, vocab], new.{i}.key/value.
 import { DataType, type ModelProto } from './model-proto.ts';
 import { GraphAssembler, modelOf, valueInfo } from './graph-assembler.ts';
 
@@ -50,6 +52,8 @@ export interface LlamaWeights {
 }
 
 const MS = 'com.microsoft';
+/** float32's lowest finite value, the additive mask transformers uses: padded softmax stays exact. */
+const FLOAT_MIN = -3.4028234663852886e38;
 
 /** Concatenates [in, a] [in, b] [in, c] along columns into [in, a + b + c]. */
 export function packColumns(parts: Float32Array[], rows: number): Float32Array {
@@ -94,9 +98,44 @@ export function fusedLlamaModel(shape: LlamaShape, weights: LlamaWeights): Model
   const cosCache = g.f32('cos_cache', cos, [shape.maxPositions, D / 2]);
   const sinCache = g.f32('sin_cache', sin, [shape.maxPositions, D / 2]);
 
-  // Per-row lengths from the mask: seqlens_k = L_b - 1, total_sequence_length = T.
-  const seqlensK = g.op('Cast', [g.op('Sub', [g.op('ReduceSum', ['attention_mask', g.i64([1])], { keepdims: 0 }), g.i64(1)])], { to: DataType.INT32 });
-  const totalLength = g.op('Cast', [g.op('Gather', [g.op('Shape', ['attention_mask']), g.i64(1)], { axis: 0 })], { to: DataType.INT32 });
+  const group = heads / kvHeads;
+  const scale = { float: 1 / Math.sqrt(D) };
+  // Lengths: S new tokens; C cache positions (the buffers' capacity, read from the first layer's).
+  const S = g.op('Gather', [g.op('Shape', ['input_ids']), g.i64(1)], { axis: 0 });
+  const C = g.op('Gather', [g.op('Shape', ['past_key_values.0.key']), g.i64(2)], { axis: 0 });
+  const asBias = (valid: string) => g.op('Where', [valid, g.tensor(`zero_${valid}`, DataType.FLOAT, [], new Uint8Array(4)), g.f32(`float_min_${valid}`, Float32Array.of(FLOAT_MIN), [])]);
+  const mask = g.op('Cast', ['attention_mask'], { to: DataType.BOOL });
+  const oneDim = (x: string) => g.op('Unsqueeze', [x, g.i64([0])]);
+  // Past bias [B, 1, 1, C]: the cache positions each row uses.
+  const pastValid = g.op('Slice', [mask, oneDim(g.i64(0)), oneDim(C), g.i64([1])]);
+  const pastBias = asBias(g.op('Unsqueeze', [pastValid, g.i64([1, 2])]));
+  // New-token bias [B, 1, group * S, S]: causal within the run, and the run's padding.
+  const newValid = g.op('Unsqueeze', [g.op('Slice', [mask, oneDim(C), oneDim(g.op('Add', [C, S])), g.i64([1])]), g.i64([1, 2])]);
+  const keyPos = g.op('Unsqueeze', [g.op('Range', [g.i64(0), S, g.i64(1)]), g.i64([0])]);
+  const queryPos = g.op('Unsqueeze', [g.op('Range', [g.i64(0), S, g.i64(1)]), g.i64([1])]);
+  const causal = g.op('Tile', [g.op('LessOrEqual', [keyPos, queryPos]), g.i64([group, 1])]);
+  const newBias = asBias(g.op('And', [newValid, g.op('Unsqueeze', [causal, g.i64([0, 1])])]));
+  const splitSizes = g.op('Concat', [oneDim(C), oneDim(S)], { axis: 0 });
+  // Queries [B, S, heads * D] -> [B, kv, group * S, D]: each KV head's group folded into its rows.
+  const queryGroups = (x: string) => {
+    const perHead = g.op('Reshape', [x, g.i64([0, 0, kvHeads, group, D])]);
+    return g.op('Reshape', [g.op('Transpose', [perHead], { perm: [0, 2, 3, 1, 4] }), g.i64([0, kvHeads, -1, D])]);
+  };
+  // Keys and values [B, S, kv * D] -> [B, kv, S, D].
+  const kvHeadsOf = (x: string) => g.op('Transpose', [g.op('Reshape', [x, g.i64([0, 0, kvHeads, D])])], { perm: [0, 2, 1, 3] });
+  const attend = (q: string, k: string, v: string, pastK: string, pastV: string) => {
+    const queries = queryGroups(q);
+    const newK = kvHeadsOf(k);
+    const newV = kvHeadsOf(v);
+    const scoresPast = g.op('Add', [g.op('FusedMatMul', [queries, pastK], { transB: 1, alpha: scale }, MS), pastBias]);
+    const scoresNew = g.op('Add', [g.op('FusedMatMul', [queries, newK], { transB: 1, alpha: scale }, MS), newBias]);
+    const probs = g.op('Softmax', [g.op('Concat', [scoresPast, scoresNew], { axis: -1 })], { axis: -1 });
+    const [pPast, pNew] = g.opN('Split', [probs, splitSizes], 2, { axis: -1 }) as [string, string];
+    const context = g.op('Add', [g.op('MatMul', [pPast, pastV]), g.op('MatMul', [pNew, newV])]);
+    // [B, kv, group * S, D] -> [B, S, heads * D], head h = kv * group + g.
+    const perHead = g.op('Reshape', [context, g.i64([0, kvHeads, group, -1, D])]);
+    return g.op('Reshape', [g.op('Transpose', [perHead], { perm: [0, 3, 1, 2, 4] }), g.i64([0, 0, heads * D])]);
+  };
 
   let residual = g.op('Gather', [embed, 'input_ids'], { axis: 0 });
   let normed = g.op('SimplifiedLayerNormalization', [residual, g.f32('model.layers.0.input_layernorm.weight', weights.layers[0]!.inputNorm, [H])], { axis: -1, epsilon: eps, stash_type: 1 });
@@ -104,17 +143,11 @@ export function fusedLlamaModel(shape: LlamaShape, weights: LlamaWeights): Model
   weights.layers.forEach((layer, i) => {
     const p = `model.layers.${i}`;
     const qkv = g.op('MatMul', [normed, g.f32(`${p}.self_attn.qkv_proj.weight_t`, packColumns([layer.q, layer.k, layer.v], H), [H, (heads + 2 * kvHeads) * D])]);
-    const [q, k, v] = g.opN('Split', [qkv, g.i64([heads * D, kvHeads * D, kvHeads * D])], 3, { axis: -1 }) as [string, string, string];
+    const [q, k] = [`${p}.q`, `${p}.k`];
+    g.opTo('Split', [qkv, g.i64([heads * D, kvHeads * D, kvHeads * D])], [q, k, `new.${i}.value`], { axis: -1 });
     const rotaryQ = g.op('RotaryEmbedding', [q, 'position_ids', cosCache, sinCache], { interleaved: 0 }, MS);
     g.opTo('RotaryEmbedding', [k, 'position_ids', cosCache, sinCache], [`new.${i}.key`], { interleaved: 0 }, MS);
-    g.opTo('Identity', [v], [`new.${i}.value`]);
-    const [attention] = g.opN(
-      'GroupQueryAttention',
-      [rotaryQ, `new.${i}.key`, `new.${i}.value`, `past_key_values.${i}.key`, `past_key_values.${i}.value`, seqlensK, totalLength],
-      3,
-      { num_heads: heads, kv_num_heads: kvHeads, local_window_size: -1 },
-      MS,
-    ) as [string];
+    const attention = attend(rotaryQ, `new.${i}.key`, `new.${i}.value`, `past_key_values.${i}.key`, `past_key_values.${i}.value`);
     const projected = g.op('MatMul', [attention, g.f32(`${p}.self_attn.o_proj.weight_t`, layer.o, [heads * D, H])]);
     const [postNormed, , , afterAttention] = g.opN('SkipSimplifiedLayerNormalization', [residual, projected, g.f32(`${p}.post_attention_layernorm.weight`, layer.postNorm, [H])], 4, { epsilon: eps }, MS) as [string, string, string, string];
     const gate = g.op('MatMul', [postNormed, g.f32(`${p}.mlp.gate_proj.weight_t`, layer.gate, [H, shape.intermediate])]);

@@ -39,15 +39,18 @@ describe('fused Llama decoder with a runtime-owned KV cache', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('is rebuilt once into the cache, in onnxruntime contrib ops, with only the new K/V as outputs', async () => {
+  it('is rebuilt once into the cache, in onnxruntime contrib ops, reading the cache in place and returning only the new K/V', async () => {
     expect(lines.some((l) => l.startsWith('fuse: rebuilt as a fused decoder'))).toBe(true);
     expect(existsSync(fusedFile)).toBe(true);
     const again = await preparedModelFile(join(modelDir, 'onnx', 'model.onnx'), { quantize: 'none', fuse: JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')), log: (l) => lines.push(l) });
     expect(again).toBe(fusedFile);
     expect(lines.filter((l) => l.startsWith('fuse: rebuilt'))).toHaveLength(1);
-    const ops = new Set(decodeModel(readFileSync(fusedFile)).graph.node.map((n) => n.opType));
-    for (const op of ['GroupQueryAttention', 'RotaryEmbedding', 'SkipSimplifiedLayerNormalization', 'SimplifiedLayerNormalization']) expect(ops).toContain(op);
-    expect(ops).not.toContain('Softmax');
+    const nodes = decodeModel(readFileSync(fusedFile)).graph.node;
+    const ops = new Set(nodes.map((n) => n.opType));
+    for (const op of ['FusedMatMul', 'RotaryEmbedding', 'SkipSimplifiedLayerNormalization', 'SimplifiedLayerNormalization']) expect(ops).toContain(op);
+    // The cache is read in place: only attention's MatMuls (and a Shape) read the past buffers.
+    const readers = new Set(nodes.filter((n) => n.input.some((i) => i.startsWith('past_key_values.'))).map((n) => n.opType));
+    expect([...readers].sort()).toEqual(['FusedMatMul', 'MatMul', 'Shape']);
     expect(fused.backend.outputs.map((o) => o.name)).toEqual(['logits', ...Array.from({ length: 2 }, (_, l) => [`new.${l}.key`, `new.${l}.value`]).flat()]);
   });
 
