@@ -104,8 +104,12 @@ export interface PrefillLogits {
 export interface DecoderSession {
   /** Rows held, in order. */
   readonly rows: number;
-  /** Prefills the prompts as new rows appended after the current ones. */
-  prefill(prompts: ReadonlyArray<readonly number[]>): Promise<PrefillLogits>;
+  /**
+   * Prefills the prompts as new rows appended after the current ones. `everyPosition[r]` asks for
+   * prompt r's logits at every position (prompt logprobs); without it a session may compute only
+   * the last position's, and `at` answers only for the positions asked for.
+   */
+  prefill(prompts: ReadonlyArray<readonly number[]>, everyPosition?: readonly boolean[]): Promise<PrefillLogits>;
   /** Feeds each row its next token (one per row, in row order); returns logits [rows, vocab] flattened. */
   decode(tokens: readonly number[]): Promise<Float32Array>;
   /** Keeps only these rows, in this order. */

@@ -87,7 +87,7 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
       return none;
     }
     case 'decoder.prefill': {
-      const raw = await decoderOf(request.session).prefill(request.prompts);
+      const raw = await decoderOf(request.session).prefill(request.prompts, request.everyPosition);
       return { result: raw, transfer: [raw.logits.buffer as ArrayBuffer] };
     }
     case 'decoder.decode': {

@@ -92,9 +92,9 @@ function workerDecoderSession(call: (request: DecoderRequest) => Promise<unknown
     get rows() {
       return rows;
     },
-    async prefill(prompts) {
+    async prefill(prompts, everyPosition = []) {
       check();
-      const raw = (await call({ op: 'decoder.prefill', prompts: prompts.map((p) => [...p]) })) as RawPrefill;
+      const raw = (await call({ op: 'decoder.prefill', prompts: prompts.map((p) => [...p]), everyPosition: [...everyPosition] })) as RawPrefill;
       rows += prompts.length;
       return prefillLogitsOf(raw);
     },

@@ -49,21 +49,45 @@ function cacheMask(used: readonly number[], capacity: number, fresh: readonly nu
   return { type: 'int64', data, dims: [used.length, stride] };
 }
 
-/** A prefill's logits as the engine returns them: [n, width, vocab], row r's prompt `lengths[r]` long. */
+/**
+ * A prefill's logits as the engine returns them: one row per position asked for, in order — row r's
+ * every position when `every[r]`, else its last — for prompts `lengths[r]` long.
+ */
 export interface RawPrefill {
   logits: Float32Array;
-  width: number;
   lengths: number[];
+  every: boolean[];
 }
 
-export function prefillLogitsOf({ logits, width, lengths }: RawPrefill): PrefillLogits {
-  const vocab = logits.length / (lengths.length * width);
-  const at = (row: number, t: number) => logits.subarray((row * width + t) * vocab, (row * width + t + 1) * vocab);
+/** Which flattened [n * width] positions get logits: each row's last, or all of them. */
+function logitRows(lengths: readonly number[], every: readonly boolean[], width: number): number[] {
+  const rows: number[] = [];
+  lengths.forEach((n, r) => {
+    if (every[r]) for (let t = 0; t < n; t++) rows.push(r * width + t);
+    else rows.push(r * width + n - 1);
+  });
+  return rows;
+}
+
+export function prefillLogitsOf({ logits, lengths, every }: RawPrefill): PrefillLogits {
+  const firstRow: number[] = [];
+  let next = 0;
+  lengths.forEach((n, r) => {
+    firstRow.push(next);
+    next += every[r] ? n : 1;
+  });
+  const vocab = logits.length / next;
+  const at = (row: number, t: number) => {
+    const last = (lengths[row] as number) - 1;
+    if (!every[row] && t !== last) throw new RuntimeError('internal', `prompt ${row}: logits at position ${t} were not asked for`);
+    const index = (firstRow[row] as number) + (every[row] ? t : 0);
+    return logits.subarray(index * vocab, (index + 1) * vocab);
+  };
   return { at, last: (row) => at(row, (lengths[row] as number) - 1) };
 }
 
 /** The session's work where the buffers live: DecoderSession, with the prefill's logits unwrapped. */
-export type OwnedKvEngine = Omit<DecoderSession, 'prefill'> & { prefill(prompts: ReadonlyArray<readonly number[]>): Promise<RawPrefill> };
+export type OwnedKvEngine = Omit<DecoderSession, 'prefill'> & { prefill(prompts: ReadonlyArray<readonly number[]>, everyPosition?: readonly boolean[]): Promise<RawPrefill> };
 
 export function createOwnedKvSession(model: OwnedKvDecoder): DecoderSession {
   const engine = createOwnedKvEngine(model);
@@ -71,7 +95,7 @@ export function createOwnedKvSession(model: OwnedKvDecoder): DecoderSession {
     get rows() {
       return engine.rows;
     },
-    prefill: async (prompts) => prefillLogitsOf(await engine.prefill(prompts)),
+    prefill: async (prompts, everyPosition) => prefillLogitsOf(await engine.prefill(prompts, everyPosition)),
     decode: (tokens) => engine.decode(tokens),
     keepRows: (rows) => engine.keepRows(rows),
     fork: (row, copies) => engine.fork(row, copies),
@@ -164,7 +188,7 @@ export function createOwnedKvEngine(model: OwnedKvDecoder): OwnedKvEngine {
     },
 
     /** New rows run alone (no past), right-padded; their keys and values join the buffers. */
-    async prefill(prompts) {
+    async prefill(prompts, everyPosition = []) {
       const n = prompts.length;
       const width = Math.max(...prompts.map((p) => p.length));
       const ids = new Array<number>(n * width).fill(0);
@@ -176,14 +200,21 @@ export function createOwnedKvEngine(model: OwnedKvDecoder): OwnedKvEngine {
         });
       });
       const promptLengths = prompts.map((p) => p.length);
-      const feeds: Feeds = { input_ids: i64(ids, [n, width]), position_ids: i64(positions, [n, width]), attention_mask: cacheMask(new Array<number>(n).fill(0), 0, promptLengths, width) };
+      const every = prompts.map((_, r) => everyPosition[r] === true);
+      const rows = logitRows(promptLengths, every, width);
+      const feeds: Feeds = {
+        input_ids: i64(ids, [n, width]),
+        position_ids: i64(positions, [n, width]),
+        attention_mask: cacheMask(new Array<number>(n).fill(0), 0, promptLengths, width),
+        logits_rows: i64(rows, [rows.length]),
+      };
       for (let k = 0; k < kinds; k++) feeds[pastName(k >> 1, k & 1)] = { type: 'float32', data: new Float32Array(0), dims: [n, H, 0, D] };
       const outputs = await backend.run(feeds);
       const first = lengths.length;
       reserve(first + n, width);
       writeNew(outputs, first, new Array<number>(n).fill(0), promptLengths, width);
       lengths = [...lengths, ...promptLengths];
-      return { logits: outputs.logits?.data as Float32Array, width, lengths: promptLengths };
+      return { logits: outputs.logits?.data as Float32Array, lengths: promptLengths, every };
     },
 
     async decode(tokens) {
@@ -194,6 +225,7 @@ export function createOwnedKvEngine(model: OwnedKvDecoder): OwnedKvEngine {
       feeds.input_ids = i64(tokens, [rows, 1]);
       feeds.position_ids = i64(lengths, [rows, 1]);
       feeds.attention_mask = cacheMask(lengths, positionCapacity, new Array<number>(rows).fill(1), 1);
+      feeds.logits_rows = i64([...lengths.keys()], [rows]);
       let outputs: Record<string, Tensor>;
       try {
         outputs = await backend.run(feeds, undefined, names);

@@ -8,7 +8,7 @@ export type WorkerRequest =
   // A decoder session kept in the worker beside its model (runtime/backends/owned-kv-session.ts):
   // its KV buffers never cross threads; only token ids go in and logits come out.
   | { op: 'decoder.open'; id: number; session: number; maxPositions: number }
-  | { op: 'decoder.prefill'; id: number; session: number; prompts: number[][] }
+  | { op: 'decoder.prefill'; id: number; session: number; prompts: number[][]; everyPosition: boolean[] }
   | { op: 'decoder.decode'; id: number; session: number; tokens: number[] }
   | { op: 'decoder.keepRows'; id: number; session: number; rows: number[] }
   | { op: 'decoder.fork'; id: number; session: number; row: number; copies: number }

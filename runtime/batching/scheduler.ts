@@ -141,7 +141,10 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
 
   /** Prefill: all admitted prompts in one run; each gets its first token. */
   async function prefill(admitted: Entry[]): Promise<void> {
-    const logits = await session.prefill(admitted.map((e) => e.sequence.prompt));
+    const logits = await session.prefill(
+      admitted.map((e) => e.sequence.prompt),
+      admitted.map((e) => e.submission.promptLogprobs !== undefined),
+    );
     stats.prefills++;
     admitted.forEach((e, row) => {
       const wanted = e.submission.promptLogprobs;

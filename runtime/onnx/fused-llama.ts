@@ -11,8 +11,9 @@
 // share their KV head by folding the group into the query rows, so K and V are never repeated.
 //
 // Inputs: input_ids [B, S], position_ids [B, S], attention_mask [B, capacity + S] (1 on each row's
-// P_b used cache positions, then 1 on its real new tokens; rows are right-padded),
-// past_key_values.*. Outputs: logits [B, S, vocab], new.{i}.key/value.
+// P_b used cache positions, then 1 on its real new tokens; rows are right-padded), logits_rows [R]
+// (which of the B * S positions get logits), past_key_values.*. Outputs: logits [R, vocab],
+// new.{i}.key/value.
 import { DataType, type ModelProto } from './model-proto.ts';
 import { GraphAssembler, modelOf, valueInfo } from './graph-assembler.ts';
 
@@ -161,16 +162,21 @@ export function fusedLlamaModel(shape: LlamaShape, weights: LlamaWeights): Model
     residual = afterMlp;
   });
 
-  // Tied heads read the embedding through a Transpose (what the int8 rewrite recognises).
+  // Logits only for the positions asked for (logits_rows index the flattened [B * S] positions):
+  // a prefill needs each row's last one unless prompt logprobs are wanted; the head is a fifth of
+  // this model's work per position. Tied heads read the embedding through a Transpose (what the
+  // int8 rewrite recognises).
   const head = weights.lmHead ? g.f32('lm_head.weight_t', weights.lmHead, [H, V]) : g.op('Transpose', [embed], { perm: [1, 0] });
-  g.opTo('MatMul', [normed, head], ['logits']);
+  const wanted = g.op('Gather', [g.op('Reshape', [normed, g.i64([-1, H])]), 'logits_rows'], { axis: 0 });
+  g.opTo('MatMul', [wanted, head], ['logits']);
 
   const inputs = [
     valueInfo('input_ids', DataType.INT64, ['batch_size', 'sequence_length']),
     valueInfo('position_ids', DataType.INT64, ['batch_size', 'sequence_length']),
     valueInfo('attention_mask', DataType.INT64, ['batch_size', 'total_sequence_length']),
+    valueInfo('logits_rows', DataType.INT64, ['logit_rows']),
   ];
-  const outputs = [valueInfo('logits', DataType.FLOAT, ['batch_size', 'sequence_length', V])];
+  const outputs = [valueInfo('logits', DataType.FLOAT, ['logit_rows', V])];
   for (let i = 0; i < shape.layers; i++) {
     for (const kind of ['key', 'value']) {
       inputs.push(valueInfo(`past_key_values.${i}.${kind}`, DataType.FLOAT, ['batch_size', kvHeads, 'past_sequence_length', D]));

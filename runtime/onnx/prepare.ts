@@ -20,7 +20,7 @@ export interface PrepareOptions {
 }
 
 /** Names what the fused rewrite writes; bump it whenever fused-llama.ts changes its output. */
-export const FUSE_RECIPE = 'ovserve-fused-llama-v3';
+export const FUSE_RECIPE = 'ovserve-fused-llama-v4';
 const Q4_RECIPE = 'ovserve-q4-v1';
 
 /** Thrown inside a rewrite when the graph is not one the fusion can rebuild. */

@@ -56,12 +56,20 @@ describe('fused Llama decoder with a runtime-owned KV cache', () => {
 
   it('matches the exported graph for prompts of different lengths in one run, at every position', async () => {
     const prompts = [[5, 77, 301, 9, 1200, 44, 8, 19], [5, 77, 301], [900, 3, 14, 15, 92]];
-    const [a, b] = [await reference.session.prefill(prompts), await fused.session.prefill(prompts)];
+    const every = prompts.map(() => true);
+    const [a, b] = [await reference.session.prefill(prompts, every), await fused.session.prefill(prompts, every)];
     for (const [row, prompt] of prompts.entries()) {
       for (let t = 0; t < prompt.length; t++) expect(maxAbsDiff(a.at(row, t), b.at(row, t))).toBeLessThan(TOLERANCE);
     }
-    reference.session.reset();
-    fused.session.reset();
+  });
+
+  it('computes only the last position unless every position is asked for (prompt logprobs)', async () => {
+    const prompts = [[5, 77, 301, 9], [900, 3], [14, 15, 92]];
+    const a = await reference.session.prefill(prompts);
+    const b = await fused.session.prefill(prompts, [false, true, false]);
+    prompts.forEach((_, row) => expect(maxAbsDiff(a.last(row), b.last(row))).toBeLessThan(TOLERANCE));
+    expect(maxAbsDiff(a.at(1, 0), b.at(1, 0))).toBeLessThan(TOLERANCE);
+    expect(() => b.at(0, 1)).toThrow(/not asked for/);
   });
 
   it('decodes in step past the cache growth boundary, after rows leave, reorder and fork', async () => {
