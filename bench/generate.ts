@@ -177,7 +177,7 @@ async function main() {
   const config = readManifest(MODEL_DIR).hfConfig;
   for (const format of FORMATS) {
     const http = await throughHttp(format);
-    const file = await preparedModelFile(SOURCE_FILE, { quantize: format.quantize, fuse: config, log: console.log });
+    const file = await preparedModelFile(SOURCE_FILE, { quantize: format.quantize, fuse: config, decoder: true, log: console.log });
     const raw8 = await rawBatch(file, 8);
     const raw1 = await rawBatch(file, 1);
     const peer = await measureLlamaCpp({ modelDir: MODEL_DIR, ggufDir: WORK_DIR, preset: PRESET, variants: [format.gguf], threads: list('BENCH_PEER_THREADS', '1,2').map(Number), concurrency: [1, 8], promptTokens: PROMPT_TOKENS, outputTokens: OUTPUT_TOKENS, promptIds });

@@ -39,6 +39,7 @@ export async function loadModel(entry: ModelEntry, log: (line: string) => void):
       options: { threads: entry.threads },
       quantize: entry.quantize,
       fuse,
+      decoder: entry.task === 'text-generation',
       log: (line) => log(`${entry.name}: ${line}`),
     });
   // A tensor model is only its graph: no config.json, tokenizer or template is needed.

@@ -20,6 +20,8 @@ export interface BackendSelection {
   quantize?: Quantize;
   /** A decoder's config.json: rebuild it in the fused form when it is a Llama-family model. */
   fuse?: Record<string, unknown>;
+  /** A text-generation model: quantized with per-row activations (batch invariant). */
+  decoder?: boolean;
 }
 
 // The addon is probed once per process; every model shares the answer, logged once.
@@ -75,5 +77,5 @@ export async function selectBackend(sel: BackendSelection): Promise<Backend> {
   }
   const file = resolveFile(sel.modelDir, sel.file, 'onnxruntime');
   if (!existsSync(file)) throw new RuntimeError('internal', `model file not found: ${file}`);
-  return createOnnxRuntimeBackend(await preparedModelFile(file, { quantize, fuse: sel.fuse, log: sel.log }), sel.options);
+  return createOnnxRuntimeBackend(await preparedModelFile(file, { quantize, fuse: sel.fuse, decoder: sel.decoder ?? false, log: sel.log }), sel.options);
 }

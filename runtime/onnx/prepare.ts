@@ -7,7 +7,7 @@ import type { ModelProto } from './model-proto.ts';
 import { fusedLlamaModel } from './fused-llama.ts';
 import { llamaShapeOf, llamaWeightsOf } from './llama-weights.ts';
 import { quantizeInt8 } from './quantize-int8.ts';
-import { quantizeQ4Model } from './quantize-q4.ts';
+import { quantizeBlockwise } from './quantize-blocks.ts';
 import { CACHE_DIR_NAME, cachedRewriteFile, quantizedModelFile, type ModelRewrite } from './quantized-cache.ts';
 
 export type Quantize = 'none' | 'int8' | 'q4';
@@ -16,12 +16,17 @@ export interface PrepareOptions {
   quantize: Quantize;
   /** The model's config.json when a decoder should be fused; undefined serves the graph unfused. */
   fuse?: Record<string, unknown>;
+  /** A text-generation model (decoders and encoders quantize differently). */
+  decoder: boolean;
   log: (line: string) => void;
 }
 
 /** Names what the fused rewrite writes; bump it whenever fused-llama.ts changes its output. */
 export const FUSE_RECIPE = 'ovserve-fused-llama-v4';
-const Q4_RECIPE = 'ovserve-q4-v1';
+const BLOCK_RECIPE = 'ovserve-blockwise-v1';
+
+/** Cache file tag of a quantized-only rewrite. */
+const tagOf = (quantize: Quantize, decoder: boolean) => (decoder ? `${quantize}-blockwise` : quantize);
 
 /** Thrown inside a rewrite when the graph is not one the fusion can rebuild. */
 class NotFusable extends Error {}
@@ -32,19 +37,27 @@ interface Quantized {
   summary: string;
 }
 
-const quantizers: Record<Quantize, (model: ModelProto) => Quantized> = {
-  none: (model) => ({ model, summary: '' }),
-  int8: (model) => {
+function blockwise(model: ModelProto, bits: 4 | 8, transposedBits: 8 | undefined): Quantized {
+  const r = quantizeBlockwise(model, { bits, transposedBits });
+  const plain = r.quantized.filter((q) => !q.transposed).length;
+  const head = r.quantized.length - plain;
+  return { model: r.model, summary: `${bits === 4 ? 'q4' : 'int8'}: ${plain} MatMul weights in ${bits} bits${head ? `, ${head} tied head in 8 bits` : ''} (MatMulNBits)` };
+}
+
+/**
+ * Decoders get blockwise weights with activations quantized per row (MatMulNBits), so greedy
+ * tokens do not depend on batch-mates; encoders keep the per-column int8 rewrite (MatMulInteger),
+ * measured faster on their large batches.
+ */
+function quantizerFor(quantize: Quantize, decoder: boolean): (model: ModelProto) => Quantized {
+  if (quantize === 'none') return (model) => ({ model, summary: '' });
+  if (quantize === 'q4') return (model) => blockwise(model, 4, decoder ? 8 : undefined);
+  if (decoder) return (model) => blockwise(model, 8, 8);
+  return (model) => {
     const r = quantizeInt8(model);
     return { model: r.model, summary: `int8: ${r.quantized.length} MatMul weights quantized` };
-  },
-  // 4-bit where MatMulNBits applies; what it leaves (a tied head, read through a Transpose) in int8.
-  q4: (model) => {
-    const q4 = quantizeQ4Model(model);
-    const int8 = quantizeInt8(q4.model);
-    return { model: int8.model, summary: `q4: ${q4.quantized.length} MatMul weights in 4 bits, ${int8.quantized.length} in int8` };
-  },
-};
+  };
+}
 
 /** Runs `make` with the cache beside the source, retrying under the temp folder when that fails. */
 async function withCacheDir<T>(file: string, make: (cacheDir: string) => Promise<T>): Promise<T> {
@@ -56,38 +69,38 @@ async function withCacheDir<T>(file: string, make: (cacheDir: string) => Promise
   }
 }
 
-async function quantizedOnly(file: string, quantize: Quantize, log: PrepareOptions['log']): Promise<string> {
+async function quantizedOnly(file: string, { quantize, decoder, log }: PrepareOptions): Promise<string> {
   if (quantize === 'none') return file;
-  if (quantize === 'int8') {
+  if (quantize === 'int8' && !decoder) {
     const onRewrite = (s: { quantized: unknown[]; ms: number; file: string }) => log(`int8: ${s.quantized.length} MatMul weights quantized in ${Math.round(s.ms)} ms -> ${s.file}`);
     return withCacheDir(file, (cacheDir) => quantizedModelFile(file, 'int8', { onRewrite, cacheDir }));
   }
   const started = performance.now();
   let summary = '';
-  const rewrite: ModelRewrite = (model) => ({ model, summary } = quantizers.q4(model)).model;
-  const { file: out, written } = await withCacheDir(file, (cacheDir) => cachedRewriteFile(file, 'q4', `q4 ${Q4_RECIPE}\n`, rewrite, cacheDir));
+  const rewrite: ModelRewrite = (model) => ({ model, summary } = quantizerFor(quantize, decoder)(model)).model;
+  const { file: out, written } = await withCacheDir(file, (cacheDir) => cachedRewriteFile(file, tagOf(quantize, decoder), `${tagOf(quantize, decoder)} ${BLOCK_RECIPE}\n`, rewrite, cacheDir));
   if (written) log(`${summary} in ${Math.round(performance.now() - started)} ms -> ${out}`);
   return out;
 }
 
 export async function preparedModelFile(file: string, options: PrepareOptions): Promise<string> {
   const { quantize, log } = options;
-  if (!options.fuse) return quantizedOnly(file, quantize, log);
+  if (!options.fuse) return quantizedOnly(file, options);
   const shape = llamaShapeOf(options.fuse);
   if (typeof shape === 'string') {
     log(`fuse: not applied (${shape}); serving the graph as exported`);
-    return quantizedOnly(file, quantize, log);
+    return quantizedOnly(file, options);
   }
   let summary = '';
   const rewrite: ModelRewrite = (model) => {
     const weights = llamaWeightsOf(model, shape);
     if (typeof weights === 'string') throw new NotFusable(weights);
-    const quantized = quantizers[quantize](fusedLlamaModel(shape, weights));
+    const quantized = quantizerFor(quantize, true)(fusedLlamaModel(shape, weights));
     summary = quantized.summary;
     return quantized.model;
   };
   const tag = quantize === 'none' ? 'fused' : `fused-${quantize}`;
-  const recipe = `${tag} ${FUSE_RECIPE} ${quantize === 'q4' ? Q4_RECIPE : ''} ${JSON.stringify(shape)}\n`;
+  const recipe = `${tag} ${FUSE_RECIPE} ${quantize === 'none' ? '' : BLOCK_RECIPE} ${JSON.stringify(shape)}\n`;
   const started = performance.now();
   try {
     const { file: out, written } = await withCacheDir(file, (cacheDir) => cachedRewriteFile(file, tag, recipe, rewrite, cacheDir));
@@ -96,6 +109,6 @@ export async function preparedModelFile(file: string, options: PrepareOptions): 
   } catch (err) {
     if (!(err instanceof NotFusable)) throw err;
     log(`fuse: not applied (${err.message}); serving the graph as exported`);
-    return quantizedOnly(file, quantize, log);
+    return quantizedOnly(file, options);
   }
 }

@@ -26,7 +26,7 @@ describe('fused Llama decoder with a runtime-owned KV cache', () => {
     copyFixture('tiny-chat', modelDir);
     vocab = vocabOf(modelDir);
     const config = JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as Record<string, unknown>;
-    fusedFile = await preparedModelFile(join(modelDir, 'onnx', 'model.onnx'), { quantize: 'none', fuse: config, log: (l) => lines.push(l) });
+    fusedFile = await preparedModelFile(join(modelDir, 'onnx', 'model.onnx'), { quantize: 'none', fuse: config, decoder: true, log: (l) => lines.push(l) });
     [reference, fused] = await Promise.all([openDecoder(modelDir), openDecoder(modelDir, fusedFile)]);
   });
   // Each test starts from empty sessions, whatever the one before left.
@@ -42,7 +42,7 @@ describe('fused Llama decoder with a runtime-owned KV cache', () => {
   it('is rebuilt once into the cache, in onnxruntime contrib ops, reading the cache in place and returning only the new K/V', async () => {
     expect(lines.some((l) => l.startsWith('fuse: rebuilt as a fused decoder'))).toBe(true);
     expect(existsSync(fusedFile)).toBe(true);
-    const again = await preparedModelFile(join(modelDir, 'onnx', 'model.onnx'), { quantize: 'none', fuse: JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')), log: (l) => lines.push(l) });
+    const again = await preparedModelFile(join(modelDir, 'onnx', 'model.onnx'), { quantize: 'none', fuse: JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')), decoder: true, log: (l) => lines.push(l) });
     expect(again).toBe(fusedFile);
     expect(lines.filter((l) => l.startsWith('fuse: rebuilt'))).toHaveLength(1);
     const nodes = decodeModel(readFileSync(fusedFile)).graph.node;
@@ -111,9 +111,10 @@ describe('fused Llama decoder with a runtime-owned KV cache', () => {
     { quantize: 'q4' as const, floor: 0.9 },
   ])('fused $quantize follows fp32 (teacher-forced top-1 agreement over 128 steps)', async ({ quantize, floor }) => {
     const config = JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as Record<string, unknown>;
-    const file = await preparedModelFile(join(modelDir, 'onnx', 'model.onnx'), { quantize, fuse: config, log: (l) => lines.push(l) });
+    const file = await preparedModelFile(join(modelDir, 'onnx', 'model.onnx'), { quantize, fuse: config, decoder: true, log: (l) => lines.push(l) });
     const ops = new Set(decodeModel(readFileSync(file)).graph.node.map((n) => n.opType));
-    expect(ops).toContain(quantize === 'q4' ? 'MatMulNBits' : 'MatMulInteger');
+    expect(ops).toContain('MatMulNBits');
+    expect(ops).not.toContain('MatMulInteger');
     const candidate = await openDecoder(modelDir, file);
     const prompt = Array.from({ length: 16 }, (_, t) => 3 + ((t * 7919) % (vocab - 3)));
     const r = await teacherForcedAgreement(reference.session, candidate.session, prompt, 128);
@@ -130,10 +131,10 @@ describe('models the fusion does not cover', () => {
     const lines: string[] = [];
     const source = join(dir, 'chat', 'onnx', 'model.onnx');
     const config = JSON.parse(readFileSync(join(dir, 'chat', 'config.json'), 'utf8')) as Record<string, unknown>;
-    expect(await preparedModelFile(source, { quantize: 'none', fuse: { ...config, model_type: 'gpt2' }, log: (l) => lines.push(l) })).toBe(source);
+    expect(await preparedModelFile(source, { quantize: 'none', fuse: { ...config, model_type: 'gpt2' }, decoder: true, log: (l) => lines.push(l) })).toBe(source);
     expect(lines).toEqual(['fuse: not applied (model_type "gpt2" is not a Llama-family decoder); serving the graph as exported']);
     // A Llama config whose graph lacks the weights by their names (here: one more layer than the graph has).
-    expect(await preparedModelFile(source, { quantize: 'none', fuse: { ...config, num_hidden_layers: 3 }, log: (l) => lines.push(l) })).toBe(source);
+    expect(await preparedModelFile(source, { quantize: 'none', fuse: { ...config, num_hidden_layers: 3 }, decoder: true, log: (l) => lines.push(l) })).toBe(source);
     expect(lines[1]).toMatch(/^fuse: not applied \(no initializer model\.layers\.2\.input_layernorm\.weight\)/);
     rmSync(dir, { recursive: true, force: true });
   });

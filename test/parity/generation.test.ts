@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, parseConfig, type Runtime } from '../../runtime/index.ts';
-import { fixtureConfig, fixturesDir } from '../helpers/fixtures.ts';
+import { copyFixture, fixtureConfig, fixturesDir } from '../helpers/fixtures.ts';
 import { collect } from '../helpers/generation.ts';
 import { SHARED_MODELS_DIR, sharedModelsAvailable } from '../helpers/paths.ts';
 
@@ -68,6 +68,38 @@ describe.each([
     const later = await Promise.all(PROMPTS.slice(0, 4).map((p) => collect(greedy(p))));
     later.forEach((r, i) => expect(r.ids[0]).toEqual(expected[i]));
     expect((await first).ids[0]).toEqual(expected[5]);
+  });
+});
+
+describe.each(['int8', 'q4'] as const)('quantize %s: the same greedy ids alone, in a batch of 8 and when joining', (quantize) => {
+  // Quantized weights change the tokens, not their batch invariance: activations are quantized
+  // per row, so no sequence's result depends on its batch-mates.
+  let runtime: Runtime;
+  const alone: number[][] = [];
+  const dir = mkdtempSync(join(tmpdir(), `ovserve-${quantize}-invariance-`));
+  beforeAll(async () => {
+    copyFixture('tiny-chat', join(dir, 'chat'));
+    runtime = createRuntime(parseConfig({ models: [{ name: 'm', task: 'text-generation', path: 'chat', quantize }] }, dir), { log: () => {} });
+    await runtime.ready;
+    for (const prompt of PROMPTS) alone.push((await collect(runtime.generate({ model: 'm', prompts: [{ text: prompt }], n: 1, maxTokens: NEW_TOKENS, temperature: 0 }))).ids[0]!);
+  });
+  afterAll(async () => {
+    await runtime.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const greedy = (prompt: string) => runtime.generate({ model: 'm', prompts: [{ text: prompt }], n: 1, maxTokens: NEW_TOKENS, temperature: 0 });
+
+  it('in a batch of 8 concurrent requests', async () => {
+    const results = await Promise.all(PROMPTS.map((p) => collect(greedy(p))));
+    results.forEach((r, i) => expect(r.ids[0]).toEqual(alone[i]));
+  });
+
+  it('when requests join a batch already decoding', async () => {
+    const first = collect(greedy(PROMPTS[5]!));
+    await new Promise((r) => setTimeout(r, 5));
+    const later = await Promise.all(PROMPTS.slice(0, 4).map((p) => collect(greedy(p))));
+    later.forEach((r, i) => expect(r.ids[0]).toEqual(alone[i]));
+    expect((await first).ids[0]).toEqual(alone[5]);
   });
 });
 

@@ -35,7 +35,7 @@ describe('quantize: int8', () => {
   });
 
   it('rewrites once into the cache and generates close to fp32', async () => {
-    expect(lines.some((l) => /int8: \d+ MatMul weights quantized/.test(l))).toBe(true);
+    expect(lines.some((l) => /int8: \d+ MatMul weights in 8 bits, 1 tied head in 8 bits/.test(l))).toBe(true);
     expect(existsSync(join(dir, 'chat', 'onnx', '.ovserve-cache')) || readdirSync(join(dir, 'chat')).includes('.ovserve-cache')).toBe(true);
     const ask = (model: string) => collect(runtime.generate({ model, prompts: [{ text: 'The capital of France is' }], n: 1, maxTokens: 16, temperature: 0 }));
     const [a, b] = [(await ask('fp32')).ids[0]!, (await ask('int8')).ids[0]!];
@@ -45,7 +45,7 @@ describe('quantize: int8', () => {
   });
 
   it('q4: rewrites into MatMulNBits (a tied head in int8) and generates close to fp32', async () => {
-    expect(lines.some((l) => /q4: \d+ MatMul weights in 4 bits, 1 in int8/.test(l))).toBe(true);
+    expect(lines.some((l) => /q4: \d+ MatMul weights in 4 bits, 1 tied head in 8 bits/.test(l))).toBe(true);
     const ask = (model: string) => collect(runtime.generate({ model, prompts: [{ text: 'The capital of France is' }], n: 1, maxTokens: 16, temperature: 0 }));
     const [a, b] = [(await ask('fp32')).ids[0]!, (await ask('q4')).ids[0]!];
     expect(b).toHaveLength(16);
