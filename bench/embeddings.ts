@@ -1,5 +1,5 @@
 // npm run bench:embeddings — single-text embedding requests through HTTP at concurrency 1/4/16,
-// against raw onnxruntime-node at its best batch size (the ceiling), measured in one run.
+// fp32 and `quantize: "int8"`, against raw onnxruntime-node fp32 at its best batch size, in one run.
 import * as ort from 'onnxruntime-node';
 import { join } from 'node:path';
 import { buildPreset, isBuilt } from '../models/build.ts';
@@ -42,13 +42,10 @@ async function rawCeiling(batchSizes: number[]) {
   return rows;
 }
 
-async function main() {
-  if (!isBuilt(MODEL_DIR)) {
-    console.log('building all-MiniLM-L6-v2-shaped fixture…');
-    buildPreset('minilm-l6-embed', MODEL_DIR);
-  }
-  const workDir = join(process.cwd(), 'models', '.built', 'bench');
-  const server = await startServerProcess({ models: [{ name: 'minilm', task: 'embeddings', path: MODEL_DIR }] }, workDir, PORT);
+/** One server per format; rows at concurrency 1, 4 and 16. */
+async function throughHttp(workDir: string, quantize: 'none' | 'int8'): Promise<Row[]> {
+  const server = await startServerProcess({ models: [{ name: 'minilm', task: 'embeddings', path: MODEL_DIR, quantize }] }, workDir, PORT);
+  const path = `HTTP /v3/embeddings, ${quantize === 'none' ? 'fp32' : 'int8'}`;
   // base64, as the openai client asks for by default.
   const body = (i: number) => ({ model: 'minilm', input: text(i), encoding_format: 'base64' });
   const http: Row[] = [];
@@ -58,7 +55,7 @@ async function main() {
       runWrk(server.url, script, 16, 2); // warm-up
       for (const concurrency of [1, 4, 16]) {
         const r = runWrk(server.url, script, concurrency, SECONDS);
-        http.push({ path: 'HTTP /v3/embeddings', concurrency, 'texts/s': round(r.requestsPerSec), 'p50 ms': round(r.p50, 2), 'p99 ms': round(r.p99, 2) });
+        http.push({ path, concurrency, 'texts/s': round(r.requestsPerSec), 'p50 ms': round(r.p50, 2), 'p99 ms': round(r.p99, 2) });
       }
     } else {
       const post = createJsonPoster(server.url, 16);
@@ -70,12 +67,23 @@ async function main() {
       for (const concurrency of [1, 4, 16]) {
         const { latencies, wallMs } = await closedLoop(concurrency, REQUESTS, embed);
         const s = summarize(latencies);
-        http.push({ path: 'HTTP /v3/embeddings', concurrency, 'texts/s': round((REQUESTS * 1000) / wallMs), 'p50 ms': round(s.p50, 2), 'p99 ms': round(s.p99, 2) });
+        http.push({ path, concurrency, 'texts/s': round((REQUESTS * 1000) / wallMs), 'p50 ms': round(s.p50, 2), 'p99 ms': round(s.p99, 2) });
       }
     }
   } finally {
     await server.stop();
   }
+  return http;
+}
+
+async function main() {
+  if (!isBuilt(MODEL_DIR)) {
+    console.log('building all-MiniLM-L6-v2-shaped fixture…');
+    buildPreset('minilm-l6-embed', MODEL_DIR);
+  }
+  const workDir = join(process.cwd(), 'models', '.built', 'bench');
+  const http: Row[] = [];
+  for (const quantize of ['none', 'int8'] as const) http.push(...(await throughHttp(workDir, quantize)));
   const raw = await rawCeiling([1, 4, 8, 16, 32, 64]);
   const best = raw.reduce((a, b) => (b.textsPerSec > a.textsPerSec ? b : a));
   const rows: Row[] = [
@@ -83,9 +91,11 @@ async function main() {
     ...raw.map((r) => ({ path: `raw onnxruntime batch ${r.batch}`, concurrency: '-', 'texts/s': round(r.textsPerSec), 'p50 ms': '-', 'p99 ms': '-' })),
   ];
   printTable(rows);
-  const c1 = http.find((r) => r.concurrency === 1)!['texts/s'] as number;
-  const c16 = http.find((r) => r.concurrency === 16)!['texts/s'] as number;
+  const at = (format: string, c: number) => http.find((r) => String(r.path).endsWith(format) && r.concurrency === c)!['texts/s'] as number;
+  const c1 = at('fp32', 1);
+  const c16 = at('fp32', 16);
   const ratios = {
+    c16_int8_vs_raw_fp32_best_batch: round(at('int8', 16) / best.textsPerSec, 3),
     c16_vs_raw_best_batch: round(c16 / best.textsPerSec, 3),
     c16_vs_raw_batch_16: round(c16 / (raw.find((r) => r.batch === 16)?.textsPerSec ?? NaN), 3),
     c16_vs_c1: round(c16 / c1, 2),
@@ -94,6 +104,7 @@ async function main() {
   console.log(`\nload generator: ${CLIENT} (same machine)`);
   console.log(`concurrency 16 / raw best batch (${best.batch}): ${ratios.c16_vs_raw_best_batch} (goal >= 0.85)`);
   console.log(`concurrency 16 / concurrency 1: ${ratios.c16_vs_c1} (goal >= 2)`);
+  console.log(`int8 concurrency 16 / raw fp32 best batch: ${ratios.c16_int8_vs_raw_fp32_best_batch} (goal >= 1.2)`);
   const file = writeResults('embeddings', { model: 'all-MiniLM-L6-v2 shape, random weights', tokens_per_text: TOKENS, load_generator: CLIENT, rows, ratios });
   console.log(`wrote ${file}`);
 }
