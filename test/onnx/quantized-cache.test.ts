@@ -39,7 +39,8 @@ describe('quantizedModelFile', () => {
     expect(await quantizedModelFile(source, 'int8', { onRewrite: (s) => rewrites.push(s) })).toBe(file);
     expect(rewrites).toHaveLength(1); // reused, not rewritten
     expect(statSync(file).mtimeMs).toBe(written);
-    expect(readdirSync(dirname(file))).toEqual([basename(file)]); // no temp files left
+    // The model and its weights (external data onnxruntime maps), and no temp files left.
+    expect(readdirSync(dirname(file)).sort()).toEqual([basename(file), `${basename(file)}.data`]);
   });
 
   it('is keyed by content: the same bytes elsewhere get the same key, changed bytes a new file', async () => {
@@ -54,7 +55,7 @@ describe('quantizedModelFile', () => {
     writeFileSync(b, bytes);
     const changed = await quantizedModelFile(b, 'int8');
     expect(changed).not.toBe(fb);
-    expect(readdirSync(dirname(fb)).sort()).toEqual([basename(fb), basename(changed)].sort());
+    expect(readdirSync(dirname(fb)).sort()).toEqual([basename(fb), `${basename(fb)}.data`, basename(changed), `${basename(changed)}.data`].sort());
   });
 
   it('keys the recipe too: other options make another file', async () => {
