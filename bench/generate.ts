@@ -176,8 +176,9 @@ async function main() {
   const summary: Record<string, Record<string, number>> = {};
   const config = readManifest(MODEL_DIR).hfConfig;
   for (const format of FORMATS) {
-    const http = await throughHttp(format);
+    // Rewritten (or found in the cache) first, so the server's RSS after load is a restart's.
     const file = await preparedModelFile(SOURCE_FILE, { quantize: format.quantize, fuse: config, decoder: true, log: console.log });
+    const http = await throughHttp(format);
     const raw8 = await rawBatch(file, 8);
     const raw1 = await rawBatch(file, 1);
     const peer = await measureLlamaCpp({ modelDir: MODEL_DIR, ggufDir: WORK_DIR, preset: PRESET, variants: [format.gguf], threads: list('BENCH_PEER_THREADS', '1,2').map(Number), concurrency: [1, 8], promptTokens: PROMPT_TOKENS, outputTokens: OUTPUT_TOKENS, promptIds });

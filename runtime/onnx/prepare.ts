@@ -22,8 +22,8 @@ export interface PrepareOptions {
 }
 
 /** Names what the fused rewrite writes; bump it whenever fused-llama.ts changes its output. */
-export const FUSE_RECIPE = 'ovserve-fused-llama-v4';
-const BLOCK_RECIPE = 'ovserve-blockwise-v1';
+export const FUSE_RECIPE = 'ovserve-fused-llama-v5';
+const BLOCK_RECIPE = 'ovserve-blockwise-v2';
 
 /** Cache file tag of a quantized-only rewrite. */
 const tagOf = (quantize: Quantize, decoder: boolean) => (decoder ? `${quantize}-blockwise` : quantize);

@@ -14,7 +14,7 @@ export type QuantizeScheme = 'int8';
 export const CACHE_DIR_NAME = '.ovserve-cache';
 
 /** Names the rewrite's output format; bump it whenever the rewrite changes what it writes. */
-export const INT8_RECIPE = 'ovserve-int8-v1';
+export const INT8_RECIPE = 'ovserve-int8-v2';
 
 export interface RewriteSummary {
   source: string;
