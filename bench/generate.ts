@@ -9,7 +9,7 @@
 //
 // BENCH_FORMATS=fp32,int8,q4  BENCH_OUTPUT_TOKENS=128  BENCH_PEER_THREADS=1,2  BENCH_TJS_REQUESTS=4
 import { AutoModelForCausalLM, env, Tensor as HfTensor } from '@huggingface/transformers';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { buildPreset, isBuilt } from '../models/build.ts';
@@ -189,7 +189,8 @@ async function main() {
     });
     rows.push(...http.rows, { engine: `ovserve ${format.name}, raw static batch`, concurrency: 1, 'tokens/s': round(raw1) }, { engine: `ovserve ${format.name}, raw static batch`, concurrency: 8, 'tokens/s': round(raw8) }, ...peerRows);
     const at = (c: number) => http.rows.find((r) => r.concurrency === c)?.['tokens/s'] as number;
-    const fileBytes = statSync(file).size;
+    // The model file and its external weights (the rewrite writes them beside it).
+    const fileBytes = statSync(file).size + (existsSync(`${file}.data`) ? statSync(`${file}.data`).size : 0);
     summary[format.name] = {
       c1_vs_llama_cpp: round(at(1) / (best(1)['tokens/s'] as number), 2),
       c8_vs_llama_cpp: round(at(8) / (best(8)['tokens/s'] as number), 2),
