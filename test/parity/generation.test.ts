@@ -7,7 +7,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, parseConfig, type Runtime } from '../../runtime/index.ts';
+import { createRuntime, parseConfig, type Generation, type Runtime } from '../../runtime/index.ts';
 import { copyFixture, fixtureConfig, fixturesDir } from '../helpers/fixtures.ts';
 import { collect } from '../helpers/generation.ts';
 import { SHARED_MODELS_DIR, sharedModelsAvailable } from '../helpers/paths.ts';
@@ -26,6 +26,15 @@ const PROMPTS = [
   'Write a short answer to the question.',
 ];
 const NEW_TOKENS = 24;
+
+/** Four requests join while a long one decodes: every one still gets its expected ids. */
+async function expectSameWhenJoining(greedy: (prompt: string) => Promise<Generation>, expected: number[][]) {
+  const first = collect(greedy(PROMPTS[5]!));
+  await new Promise((r) => setTimeout(r, 5));
+  const later = await Promise.all(PROMPTS.slice(0, 4).map((p) => collect(greedy(p))));
+  later.forEach((r, i) => expect(r.ids[0]).toEqual(expected[i]));
+  expect((await first).ids[0]).toEqual(expected[5]);
+}
 
 describe.each([
   { form: 'fused, runtime-owned KV cache', fuse: true },
@@ -62,13 +71,7 @@ describe.each([
     expect(runtime.generationStats('tiny-chat').largestDecodeBatch).toBe(Math.max(before, 8));
   });
 
-  it('gives the same token ids when requests join a batch already decoding', async () => {
-    const first = collect(greedy(PROMPTS[5]!));
-    await new Promise((r) => setTimeout(r, 5));
-    const later = await Promise.all(PROMPTS.slice(0, 4).map((p) => collect(greedy(p))));
-    later.forEach((r, i) => expect(r.ids[0]).toEqual(expected[i]));
-    expect((await first).ids[0]).toEqual(expected[5]);
-  });
+  it('gives the same token ids when requests join a batch already decoding', () => expectSameWhenJoining(greedy, expected));
 });
 
 describe.each(['int8', 'q4'] as const)('quantize %s: the same greedy ids alone, in a batch of 8 and when joining', (quantize) => {
@@ -94,13 +97,7 @@ describe.each(['int8', 'q4'] as const)('quantize %s: the same greedy ids alone, 
     results.forEach((r, i) => expect(r.ids[0]).toEqual(alone[i]));
   });
 
-  it('when requests join a batch already decoding', async () => {
-    const first = collect(greedy(PROMPTS[5]!));
-    await new Promise((r) => setTimeout(r, 5));
-    const later = await Promise.all(PROMPTS.slice(0, 4).map((p) => collect(greedy(p))));
-    later.forEach((r, i) => expect(r.ids[0]).toEqual(alone[i]));
-    expect((await first).ids[0]).toEqual(alone[5]);
-  });
+  it('when requests join a batch already decoding', () => expectSameWhenJoining(greedy, alone));
 });
 
 type ChatReference = {
