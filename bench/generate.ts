@@ -12,7 +12,7 @@ import { AutoModelForCausalLM, env, Tensor as HfTensor } from '@huggingface/tran
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { buildPreset, isBuilt } from '../models/build.ts';
+import { ensureDecoderFixture, MODEL_DIR, PRESET, WORK_DIR } from './lib/decoder-fixture.ts';
 import { createOnnxRuntimeBackend } from '../runtime/backends/onnxruntime.ts';
 import { createOwnedKvSession, ownedKvDecoderOf } from '../runtime/backends/owned-kv-session.ts';
 import { createOptimumSession, optimumDecoderOf } from '../runtime/backends/optimum-session.ts';
@@ -26,10 +26,7 @@ import { createStreamPoster, type StreamTiming } from './lib/sse-client.ts';
 import { closedLoop, startServerProcess } from './lib/server-process.ts';
 import { round, summarize } from './lib/stats.ts';
 
-const WORK_DIR = join(process.cwd(), 'models', '.built', 'bench');
-const PRESET = 'smollm2-135m-chat';
-const MODEL = 'smollm2-135m-chat';
-const MODEL_DIR = join(WORK_DIR, MODEL);
+const MODEL = PRESET;
 const SOURCE_FILE = join(MODEL_DIR, 'onnx', 'model.onnx');
 const PROMPT_TOKENS = 128;
 const OUTPUT_TOKENS = Number(process.env.BENCH_OUTPUT_TOKENS ?? 128);
@@ -164,10 +161,7 @@ async function transformersJs(requests: number): Promise<number> {
 async function main() {
   const started = performance.now();
   const loadBefore = loadavg()[0] as number;
-  if (!isBuilt(MODEL_DIR)) {
-    console.log('building the SmolLM2-135M-shaped fixture (about 540 MB)…');
-    buildPreset(PRESET, MODEL_DIR);
-  }
+  ensureDecoderFixture();
   const ggufs = exportGgufs(PRESET, MODEL_DIR, WORK_DIR);
   const check = await greedyCheck(ggufs.f32);
   if (!check.identical) process.exitCode = 1;

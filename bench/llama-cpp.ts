@@ -5,16 +5,13 @@
 // after the check; BENCH_VARIANTS, BENCH_THREADS, BENCH_LEVELS and BENCH_OUTPUT_TOKENS narrow the grid.
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { buildPreset, isBuilt } from '../models/build.ts';
+import { ensureDecoderFixture, MODEL_DIR, PRESET, WORK_DIR } from './lib/decoder-fixture.ts';
 import { exportGgufs, GGUF_VARIANTS, type GgufVariant } from './lib/gguf-export.ts';
 import { compareGreedy, type GreedyComparison } from './lib/greedy-check.ts';
 import { defaultPromptIds, llamaCppGreedy, measureLlamaCpp } from './lib/llama-cpp-peer.ts';
 import { onnxGreedy } from './lib/onnx-greedy.ts';
 import { printTable, writeResults } from './lib/report.ts';
 
-const WORK_DIR = join(process.cwd(), 'models', '.built', 'bench');
-const PRESET = 'smollm2-135m-chat';
-const MODEL_DIR = join(WORK_DIR, PRESET);
 const CHECK_PROMPT = defaultPromptIds(42, 16);
 const CHECK_TOKENS = 32;
 const PROMPT_TOKENS = 128;
@@ -51,10 +48,7 @@ async function correctness() {
 async function main() {
   const started = performance.now();
   const loadBefore = loadavg()[0] as number;
-  if (!isBuilt(MODEL_DIR)) {
-    console.log('building the SmolLM2-135M-shaped fixture (about 540 MB)…');
-    buildPreset(PRESET, MODEL_DIR);
-  }
+  ensureDecoderFixture();
   const { result: check, f32 } = await correctness();
   if (!f32.identical) console.error(`MISMATCH: the f32 GGUF agrees with onnxruntime for only ${f32.agreeingPrefix}/${CHECK_TOKENS} tokens`);
   if (!f32.identical) process.exitCode = 1;
