@@ -1,6 +1,7 @@
 // onnxruntime-node backend: sessions live in one inference worker thread (onnxruntime-worker.ts);
 // tensors cross by transfer, not copy, so even large KV caches move in O(1).
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { spawnModuleWorker } from '../worker-spawn.ts';
 import { RuntimeError, throwIfAborted } from '../errors.ts';
 import type { Backend, BackendFactory, DecoderSession, Feeds, Tensor } from './backend.ts';
 import { prefillLogitsOf, type RawPrefill } from './owned-kv-session.ts';
@@ -9,14 +10,7 @@ import { transferables, type LoadResult, type WorkerReply, type WorkerRequest } 
 type Pending = { resolve: (value: unknown) => void; reject: (err: unknown) => void };
 type Request = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
-/** Starts the worker; a .ts source (run through tsx) gets tsx registered inside the worker first. */
-function spawnWorker(): Worker {
-  const file = new URL('./onnxruntime-worker' + (import.meta.url.endsWith('.ts') ? '.ts' : '.js'), import.meta.url);
-  if (!file.href.endsWith('.ts')) return new Worker(file);
-  const api = import.meta.resolve('tsx/esm/api');
-  const code = `import(${JSON.stringify(api)}).then((m) => m.tsImport(${JSON.stringify(file.href)}, ${JSON.stringify(file.href)}))`;
-  return new Worker(code, { eval: true });
-}
+const spawnWorker = (): Worker => spawnModuleWorker(import.meta.url, './onnxruntime-worker');
 
 /** The process-wide worker, started on first use and stopped when its last session is released. */
 const host = (() => {

@@ -1,7 +1,7 @@
 // Chooses the engine for a model: OpenVINO when asked for or (auto) when it loads, else onnxruntime.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { preparedModelFile, type Quantize } from '../onnx/prepare.ts';
+import { preparedModelFileOffThread, type Quantize } from '../onnx/prepare.ts';
 import { RuntimeError } from '../errors.ts';
 import type { Backend, BackendOptions } from './backend.ts';
 import { createOnnxRuntimeBackend } from './onnxruntime.ts';
@@ -77,5 +77,5 @@ export async function selectBackend(sel: BackendSelection): Promise<Backend> {
   }
   const file = resolveFile(sel.modelDir, sel.file, 'onnxruntime');
   if (!existsSync(file)) throw new RuntimeError('internal', `model file not found: ${file}`);
-  return createOnnxRuntimeBackend(await preparedModelFile(file, { quantize, fuse: sel.fuse, decoder: sel.decoder ?? false, log: sel.log }), sel.options);
+  return createOnnxRuntimeBackend(await preparedModelFileOffThread(file, { quantize, fuse: sel.fuse, decoder: sel.decoder ?? false, log: sel.log }), sel.options);
 }
