@@ -129,7 +129,8 @@ export function createOwnedKvEngine(model: OwnedKvDecoder): OwnedKvEngine {
     if (rows <= rowCapacity && positions <= positionCapacity) return;
     const oldPositions = positionCapacity;
     const old = buffers;
-    rowCapacity = Math.max(rows, rowCapacity);
+    // Rows double, so sequences joining one by one re-lay the buffers out a few times, not each time.
+    if (rows > rowCapacity) rowCapacity = Math.max(rows, rowCapacity * 2);
     if (positions > positionCapacity) positionCapacity = Math.min(model.maxPositions, Math.ceil(positions / POSITION_STEP) * POSITION_STEP);
     buffers = Array.from({ length: kinds }, () => new Float32Array(rowCapacity * rowStride()));
     if (old.length === 0) return;
