@@ -10,7 +10,7 @@ import { fusedLlamaModel } from './fused-llama.ts';
 import { llamaShapeOf, llamaWeightsOf } from './llama-weights.ts';
 import { quantizeInt8 } from './quantize-int8.ts';
 import { quantizeBlockwise } from './quantize-blocks.ts';
-import { CACHE_DIR_NAME, cachedRewriteFile, quantizedModelFile, type ModelRewrite } from './quantized-cache.ts';
+import { CACHE_DIR_NAME, cachedRewriteFile, NotCachedError, quantizedModelFile, type ModelRewrite } from './quantized-cache.ts';
 
 export type Quantize = 'none' | 'int8' | 'q4';
 
@@ -20,6 +20,8 @@ export interface PrepareOptions {
   fuse?: Record<string, unknown>;
   /** A text-generation model (decoders and encoders quantize differently). */
   decoder: boolean;
+  /** Only look in the cache: what would need a rewrite throws NotCachedError instead. */
+  onlyIfCached?: boolean;
   log: (line: string) => void;
 }
 
@@ -71,16 +73,16 @@ async function withCacheDir<T>(file: string, make: (cacheDir: string) => Promise
   }
 }
 
-async function quantizedOnly(file: string, { quantize, decoder, log }: PrepareOptions): Promise<string> {
+async function quantizedOnly(file: string, { quantize, decoder, log, onlyIfCached = false }: PrepareOptions): Promise<string> {
   if (quantize === 'none') return file;
   if (quantize === 'int8' && !decoder) {
     const onRewrite = (s: { quantized: unknown[]; ms: number; file: string }) => log(`int8: ${s.quantized.length} MatMul weights quantized in ${Math.round(s.ms)} ms -> ${s.file}`);
-    return withCacheDir(file, (cacheDir) => quantizedModelFile(file, 'int8', { onRewrite, cacheDir }));
+    return withCacheDir(file, (cacheDir) => quantizedModelFile(file, 'int8', { onRewrite, cacheDir, onlyIfCached }));
   }
   const started = performance.now();
   let summary = '';
   const rewrite: ModelRewrite = (model) => ({ model, summary } = quantizerFor(quantize, decoder)(model)).model;
-  const { file: out, written } = await withCacheDir(file, (cacheDir) => cachedRewriteFile(file, tagOf(quantize, decoder), `${tagOf(quantize, decoder)} ${BLOCK_RECIPE}\n`, rewrite, cacheDir));
+  const { file: out, written } = await withCacheDir(file, (cacheDir) => cachedRewriteFile(file, tagOf(quantize, decoder), `${tagOf(quantize, decoder)} ${BLOCK_RECIPE}\n`, rewrite, cacheDir, onlyIfCached));
   if (written) log(`${summary} in ${Math.round(performance.now() - started)} ms -> ${out}`);
   return out;
 }
@@ -105,7 +107,7 @@ export async function preparedModelFile(file: string, options: PrepareOptions): 
   const recipe = `${tag} ${FUSE_RECIPE} ${quantize === 'none' ? '' : BLOCK_RECIPE} ${JSON.stringify(shape)}\n`;
   const started = performance.now();
   try {
-    const { file: out, written } = await withCacheDir(file, (cacheDir) => cachedRewriteFile(file, tag, recipe, rewrite, cacheDir));
+    const { file: out, written } = await withCacheDir(file, (cacheDir) => cachedRewriteFile(file, tag, recipe, rewrite, cacheDir, options.onlyIfCached));
     if (written) log(`fuse: rebuilt as a fused decoder${summary ? `, ${summary},` : ''} in ${Math.round(performance.now() - started)} ms -> ${out}`);
     return out;
   } catch (err) {
@@ -121,10 +123,16 @@ export async function preparedModelFile(file: string, options: PrepareOptions): 
  * resident afterwards (measured: 1.6 GB after a first start against 0.4 GB after a restart); a
  * child returns it all when it exits.
  */
-export function preparedModelFileOffThread(file: string, options: PrepareOptions): Promise<string> {
-  const { log, ...rest } = options;
+export async function preparedModelFileOffThread(file: string, options: PrepareOptions): Promise<string> {
+  // A cached rewrite (the usual start) is found here, without starting a process.
+  try {
+    return await preparedModelFile(file, { ...options, onlyIfCached: true });
+  } catch (err) {
+    if (!(err instanceof NotCachedError)) throw err;
+  }
+  const { log, onlyIfCached: _, ...rest } = options;
   const request: PrepareRequest = { file, options: rest };
-  return new Promise((resolve, reject) => {
+  return new Promise<string>((resolve, reject) => {
     const child = forkModule(import.meta.url, './prepare-worker');
     let settled = false;
     child.on('message', (m: PrepareMessage) => {

@@ -29,6 +29,8 @@ export interface QuantizedFileOptions extends Int8Options {
   cacheDir?: string;
   /** Called after a rewrite (not on reuse), e.g. to log what was quantized. */
   onRewrite?: (summary: RewriteSummary) => void;
+  /** Only look: a file not cached yet throws NotCachedError instead of being made. */
+  onlyIfCached?: boolean;
 }
 
 /** The line hashed ahead of the source bytes: everything besides them that decides the output. */
@@ -76,6 +78,13 @@ async function writeAtomically(file: string, chunks: readonly Uint8Array[]): Pro
   }
 }
 
+/** Thrown by a cache lookup asked not to rewrite (onlyIfCached) when the file is not there yet. */
+export class NotCachedError extends Error {
+  constructor(file: string) {
+    super(`${file} is not in the cache yet`);
+  }
+}
+
 /** A rewrite of a decoded model; what it returns is written to the cache. */
 export type ModelRewrite = (model: ModelProto) => ModelProto;
 
@@ -109,10 +118,11 @@ const inFlight = new Map<string, Promise<{ file: string; written: boolean }>>();
  * bytes and `recipe` (a line naming everything else that decides the output) are unchanged.
  * Concurrent calls for one file share one rewrite. `written` says whether this call made it.
  */
-export async function cachedRewriteFile(sourceFile: string, tag: string, recipe: string, transform: ModelRewrite, cacheDir = join(dirname(sourceFile), CACHE_DIR_NAME)): Promise<{ file: string; written: boolean }> {
+export async function cachedRewriteFile(sourceFile: string, tag: string, recipe: string, transform: ModelRewrite, cacheDir = join(dirname(sourceFile), CACHE_DIR_NAME), onlyIfCached = false): Promise<{ file: string; written: boolean }> {
   const key = await streamedKey(sourceFile, recipe);
   const file = join(cacheDir, cacheFileName(sourceFile, tag, key));
   if (await exists(file)) return { file, written: false };
+  if (onlyIfCached) throw new NotCachedError(file);
   const pending = inFlight.get(file);
   if (pending) return pending;
   const job = rewrite(sourceFile, tag, recipe, transform, cacheDir).finally(() => inFlight.delete(file));
@@ -129,7 +139,7 @@ export async function quantizedModelFile(sourceFile: string, scheme: QuantizeSch
   const started = performance.now();
   let result: ReturnType<typeof quantizeInt8> | undefined;
   const transform: ModelRewrite = (model) => (result = quantizeInt8(model, options)).model;
-  const { file } = await cachedRewriteFile(sourceFile, scheme, recipeLine(scheme, options), transform, options.cacheDir);
+  const { file } = await cachedRewriteFile(sourceFile, scheme, recipeLine(scheme, options), transform, options.cacheDir, options.onlyIfCached);
   if (result) options.onRewrite?.({ source: sourceFile, file, quantized: result.quantized, skipped: result.skipped, ms: performance.now() - started });
   return file;
 }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { preparedModelFile, preparedModelFileOffThread } from '../../runtime/onnx/prepare.ts';
+import { NotCachedError } from '../../runtime/onnx/quantized-cache.ts';
 import { copyFixture } from '../helpers/fixtures.ts';
 
 describe('preparedModelFileOffThread', () => {
@@ -17,11 +18,16 @@ describe('preparedModelFileOffThread', () => {
     const source = join(dir, 'chat', 'onnx', 'model.onnx');
     const config = JSON.parse(readFileSync(join(dir, 'chat', 'config.json'), 'utf8')) as Record<string, unknown>;
     const lines: string[] = [];
+    // Looking only, nothing cached yet: it says so (the off-thread call then starts the process).
+    await expect(preparedModelFile(source, { quantize: 'q4', fuse: config, decoder: true, log: () => {}, onlyIfCached: true })).rejects.toBeInstanceOf(NotCachedError);
     const file = await preparedModelFileOffThread(source, { quantize: 'q4', fuse: config, decoder: true, log: (l) => lines.push(l) });
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^fuse: rebuilt as a fused decoder, q4: \d+ MatMul weights in 4 bits, 1 tied head in 8 bits \(MatMulNBits\), in \d+ ms -> /);
     const again: string[] = [];
     expect(await preparedModelFile(source, { quantize: 'q4', fuse: config, decoder: true, log: (l) => again.push(l) })).toBe(file);
+    expect(again).toEqual([]);
+    expect(await preparedModelFile(source, { quantize: 'q4', fuse: config, decoder: true, log: () => {}, onlyIfCached: true })).toBe(file);
+    expect(await preparedModelFileOffThread(source, { quantize: 'q4', fuse: config, decoder: true, log: (l) => again.push(l) })).toBe(file);
     expect(again).toEqual([]);
   });
 
