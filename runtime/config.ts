@@ -23,6 +23,8 @@ const ModelEntrySchema = v.strictObject({
   max_running_sequences: v.optional(positiveInt, 8),
   /** Generation: most sequences (prompts x n x best_of) waiting to start, beyond the free slots. */
   max_queued_sequences: v.optional(positiveInt, 256),
+  /** Generation: KV budget in positions (running rows x the longest prompt + max_tokens); unset: max_running_sequences x context. */
+  max_kv_tokens: v.optional(positiveInt),
   /** Generation: most sequences one request may ask for (prompts x max(n, best_of)). */
   max_sequences_per_request: v.optional(positiveInt, 128),
   threads: v.optional(positiveInt),

@@ -21,14 +21,16 @@ export type LoadedModel =
   | { info: ModelInfo; backend: Backend; task: 'tensor'; tensorModel: TensorModel };
 
 /** The DecoderSession for the graph loaded: stateful (OpenVINO), fused with an owned cache, or Optimum's. */
-async function decoderSession(backend: Backend, manifest: ModelManifest, maxRunning: number, log: (line: string) => void): Promise<DecoderSession> {
+async function decoderSession(backend: Backend, manifest: ModelManifest, entry: ModelEntry, log: (line: string) => void): Promise<DecoderSession> {
+  const maxRunning = entry.max_running_sequences;
   if (backend.statefulDecoder) return createStatefulSession(backend.statefulDecoder);
   const owned = ownedKvDecoderOf(backend, manifest.maxLength);
   if (!owned) return createOptimumSession(optimumDecoderOf(backend, manifest));
   const bytesPerToken = owned.layers * 2 * owned.kvHeads * owned.headDim * 4;
   // The buffers grow with use, in steps of 64 positions, to at most max_running_sequences rows of the full context.
   const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
-  log(`decoder: fused, KV cache owned by the runtime: ${(bytesPerToken / 1024).toFixed(1)} KiB per token per sequence, at most ${mib(bytesPerToken * manifest.maxLength * maxRunning)} MiB (${maxRunning} sequences x ${manifest.maxLength} tokens)`);
+  const budget = entry.max_kv_tokens === undefined ? '' : `; max_kv_tokens ${entry.max_kv_tokens} admits running rows x their longest prompt + max_tokens up to ${mib(bytesPerToken * entry.max_kv_tokens)} MiB`;
+  log(`decoder: fused, KV cache owned by the runtime: ${(bytesPerToken / 1024).toFixed(1)} KiB per token per sequence, at most ${mib(bytesPerToken * manifest.maxLength * maxRunning)} MiB (${maxRunning} sequences x ${manifest.maxLength} tokens)${budget}`);
   return backend.openOwnedKvSession ? backend.openOwnedKvSession(manifest.maxLength) : createOwnedKvSession(owned);
 }
 
@@ -67,7 +69,7 @@ export async function loadModel(entry: ModelEntry, log: (line: string) => void):
     case 'rerank':
       return { info, backend, text, task: 'rerank', reranker: createReranker(entry, manifest, backend, tokenizer) };
     case 'text-generation': {
-      const session = await decoderSession(backend, manifest, entry.max_running_sequences, (line) => log(`${entry.name}: ${line}`));
+      const session = await decoderSession(backend, manifest, entry, (line) => log(`${entry.name}: ${line}`));
       return { info, backend, text, task: 'text-generation', generator: createGenerator(entry, manifest, session, tokenizer) };
     }
   }

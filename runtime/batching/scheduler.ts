@@ -18,6 +18,12 @@ export interface SchedulerLimits {
    * is refused with queue_full.
    */
   maxQueuedSequences: number;
+  /**
+   * KV budget in positions: rows x the longest reservation (prompt + max tokens) of the running
+   * sequences may not exceed it, so the cache (rows of one length) stays bounded. A sequence alone
+   * above it is refused. Undefined: bounded by maxRunning x the context only.
+   */
+  maxKvTokens?: number;
 }
 
 /** One request's sequences and where their output goes. */
@@ -125,11 +131,16 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
     const slots = limits.maxRunning - running.length;
     const admitted: Entry[] = [];
     let longest = 0;
+    let longestReserved = Math.max(0, ...running.map((e) => reserved(e.sequence)));
     while (admitted.length < slots && waiting.length > 0) {
       const at = fairest();
       const next = waiting[at] as Entry;
       const nextLongest = Math.max(longest, next.sequence.prompt.length);
       if (admitted.length > 0 && nextLongest * (admitted.length + 1) > limits.maxBatchTokens) break;
+      const nextReserved = Math.max(longestReserved, reserved(next.sequence));
+      const rows = running.length + admitted.length + 1;
+      if (limits.maxKvTokens !== undefined && rows > 1 && rows * nextReserved > limits.maxKvTokens) break;
+      longestReserved = nextReserved;
       admitted.push(next);
       waiting.splice(at, 1);
       next.state.running++;
@@ -216,6 +227,11 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
     stats,
     submit(submission) {
       if (submission.signal?.aborted) throw new RuntimeError('cancelled', 'The request was cancelled by the client.');
+      const budget = limits.maxKvTokens;
+      const largest = Math.max(...submission.sequences.map(reserved));
+      if (budget !== undefined && largest > budget) {
+        throw new RuntimeError('invalid_request', `This request's prompt and max_tokens need ${largest} KV positions; the model's KV budget (max_kv_tokens) is ${budget}.`, { param: 'max_tokens' });
+      }
       // Waiting sequences fill the free slots first; beyond them maxQueuedSequences may wait.
       const room = limits.maxQueuedSequences + Math.max(0, limits.maxRunning - running.length - admitting) - waiting.length;
       if (submission.sequences.length > room) {
@@ -249,6 +265,9 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
     },
   };
 }
+
+/** The KV positions a sequence can come to hold. */
+const reserved = (s: Sequence) => s.prompt.length + s.maxTokens;
 
 function wrap(err: unknown): unknown {
   return err instanceof RuntimeError ? err : new RuntimeError('internal', `generation failed: ${(err as Error).message}`, { cause: err });

@@ -32,6 +32,8 @@ export interface StepOutput {
 
 export interface Sequence {
   readonly prompt: readonly number[];
+  /** Most tokens it may generate: with the prompt, the KV positions it can come to hold. */
+  readonly maxTokens: number;
   readonly generated: readonly number[];
   /** Sum of the chosen tokens' log-probabilities (for best_of). */
   readonly cumulativeLogprob: number;
@@ -61,6 +63,7 @@ export function createSequence(o: SequenceOptions): Sequence {
 
   return {
     prompt: o.prompt,
+    maxTokens: o.maxTokens,
     generated,
     get cumulativeLogprob() {
       return cumulativeLogprob;

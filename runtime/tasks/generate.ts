@@ -46,7 +46,12 @@ export function createGenerator(entry: ModelEntry, manifest: ModelManifest, sess
   const defaults = generationDefaults(manifest.generationConfig);
   const eosIds = new Set([...idsOf(manifest.generationConfig.eos_token_id), ...idsOf(manifest.hfConfig.eos_token_id)]);
   const template: ChatTemplate | undefined = manifest.chatTemplate ? createChatTemplate(manifest.chatTemplate, manifest.tokenizerConfig) : undefined;
-  const scheduler = createScheduler(session, { maxRunning: entry.max_running_sequences, maxBatchTokens: entry.max_batch_tokens, maxQueuedSequences: entry.max_queued_sequences });
+  const scheduler = createScheduler(session, {
+    maxRunning: entry.max_running_sequences,
+    maxBatchTokens: entry.max_batch_tokens,
+    maxQueuedSequences: entry.max_queued_sequences,
+    maxKvTokens: entry.max_kv_tokens,
+  });
   const decode = (ids: readonly number[]) => tokenizer.decode(ids, { skipSpecialTokens: true });
   const textOf = (id: number) => tokenizer.decode([id], { skipSpecialTokens: false });
   const alternative = ({ token, logprob }: TokenLogprob): TokenAlternative => {
