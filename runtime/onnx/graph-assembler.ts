@@ -1,6 +1,6 @@
 // Builds a new ONNX graph in model-proto's types: nodes with generated names (any domain),
 // initializers, and typed graph inputs and outputs. The graph rewrites (fusion) emit through it.
-import { ProtoWriter } from './protobuf-writer.ts';
+import { concatBytes, ProtoWriter } from './protobuf-writer.ts';
 import { readFields } from './protobuf-reader.ts';
 import { AttributeType, DataType, type AttributeProto, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './model-proto.ts';
 import { bytesOf, rawTensor } from './tensor-data.ts';
@@ -27,14 +27,7 @@ export function valueInfo(name: string, elemType: number, dims: ReadonlyArray<nu
   const tensor = new ProtoWriter().varint(1, elemType).message(2, shape);
   const type = new ProtoWriter().message(1, tensor);
   const field = new ProtoWriter().message(2, type);
-  const bytes = field.finish();
-  const joined = new Uint8Array(bytes.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of bytes) {
-    joined.set(c, at);
-    at += c.length;
-  }
-  return { name, other: readFields(joined) };
+  return { name, other: readFields(concatBytes(field.finish())) };
 }
 
 export class GraphAssembler {
