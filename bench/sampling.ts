@@ -35,7 +35,7 @@ const VARIANTS: Array<[string, Partial<SamplingParams>]> = [
   ['+ min_p 0.05', { temperature: 0.8, topP: 0.9, minP: 0.05 }],
 ];
 
-const VIEW = { generatedCounts: new Map<number, number>(), seen: new Set<number>() };
+const VIEW = { generated: [] as number[], generatedCounts: new Map<number, number>(), seen: new Set<number>() };
 
 /** Milliseconds (and CPU milliseconds) of one call, the first WARMUP rows not counted. */
 function timer() {

@@ -33,8 +33,27 @@ export interface Tokenizer {
   encodePair(first: readonly number[], second: readonly number[], maxLength: number, maxSecond?: number): Encoded;
   decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
   tokenToId(token: string): number | undefined;
+  /** Every token's stored form by id and how the stored forms encode bytes (for grammar engines). */
+  encodedVocabulary(): EncodedVocabulary;
   readonly vocabSize: number;
   readonly specialIds: ReadonlySet<number>;
+}
+
+/**
+ * Tokens as tokenizer.json stores them: `byte_level` (GPT-2's byte-to-character map),
+ * `byte_fallback` (SentencePiece with <0xNN> tokens) or `raw` (the text itself).
+ */
+export interface EncodedVocabulary {
+  tokens: string[];
+  kind: 'byte_level' | 'byte_fallback' | 'raw';
+}
+
+/** The byte encoding a tokenizer.json's decoder implies. */
+function vocabularyKind(json: Record<string, unknown>): EncodedVocabulary['kind'] {
+  const text = JSON.stringify(json.decoder ?? null);
+  if (text.includes('"ByteLevel"')) return 'byte_level';
+  if (text.includes('"ByteFallback"')) return 'byte_fallback';
+  return 'raw';
 }
 
 /** Process-wide counters: the longest text handed to the tokenizer library in one call (tests bound it). */
@@ -186,6 +205,11 @@ export function createTokenizer(tokenizerJson: object, tokenizerConfig: object):
       return hf.decode(ids as number[], { skip_special_tokens: options.skipSpecialTokens ?? true });
     },
     tokenToId: (token) => hf.token_to_id(token),
+    encodedVocabulary() {
+      const tokens = new Array<string>(vocabSize).fill('');
+      for (const [token, id] of hf.get_vocab(true)) tokens[id] = token;
+      return { tokens, kind: vocabularyKind(tokenizerJson as Record<string, unknown>) };
+    },
     vocabSize,
     specialIds,
   };

@@ -32,6 +32,8 @@ export const DEFAULT_SAMPLING: SamplingParams = {
 
 /** What processors may read about the sequence so far. */
 export interface SequenceView {
+  /** The tokens generated so far, in order (a grammar constraint follows them). */
+  generated: readonly number[];
   /** Occurrences of each token among the generated ones (OpenAI penalties). */
   generatedCounts: ReadonlyMap<number, number>;
   /** Every token in prompt and output (repetition penalty, as transformers applies it). */

@@ -1,6 +1,7 @@
 // One sequence being generated: turns each step's logits into a token, text and a finish decision.
 // The scheduler owns batching and the KV cache; this owns everything per sequence.
 import { createDetokenizer } from './detokenizer.ts';
+import type { LogitsConstraint } from './grammar/grammar.ts';
 import { allMasked, buildPenalties, buildTruncation, isGreedy, sanitizeRow, type SamplingParams } from './logits-processors.ts';
 import { createRng } from './rng.ts';
 import { argmax, logprobsOf, sampleRow, type TokenLogprob } from './sampler.ts';
@@ -20,6 +21,12 @@ export interface SequenceOptions {
   /** Alternatives per token to report; undefined reports no logprobs. */
   logprobs: number | undefined;
   decode: (ids: readonly number[]) => string;
+  /**
+   * A grammar the output must follow: applied after the penalties, before sampling. Its stop
+   * tokens (the EOS ids) end the sequence even with ignoreEos, since the grammar allows them only
+   * where the output is complete.
+   */
+  constraint?: LogitsConstraint;
 }
 
 export interface StepOutput {
@@ -76,7 +83,9 @@ export function createSequence(o: SequenceOptions): Sequence {
       const fallback = sanitizeRow(logits);
       // Log-probabilities describe the model's own distribution, before any processor.
       const raw = o.logprobs !== undefined ? logits.slice() : undefined;
-      for (const process of penalties) process(logits, { generatedCounts, seen });
+      const view = { generated, generatedCounts, seen };
+      for (const process of penalties) process(logits, view);
+      o.constraint?.apply(logits, view);
       // A row the processors mask whole gets the fallback (for an untouched row it is the argmax
       // anyway). The row holds no NaN here (sanitized, and every processor clamps), so its scan's
       // max is -Infinity exactly when nothing is left.
@@ -92,7 +101,7 @@ export function createSequence(o: SequenceOptions): Sequence {
       seen.add(token);
 
       let text = '';
-      if (o.eosIds.has(token) && !o.ignoreEos) {
+      if (o.eosIds.has(token) && (!o.ignoreEos || o.constraint)) {
         finished = 'stop';
         text = flushPending();
       } else {
@@ -104,6 +113,7 @@ export function createSequence(o: SequenceOptions): Sequence {
           text += flushPending();
         }
       }
+      if (finished) o.constraint?.release();
       return { token, text, logprob, finish: finished };
     },
   };

@@ -17,7 +17,7 @@ const row = (...xs: number[]) => Float32Array.from(xs);
 const view = (generated: number[] = [], prompt: number[] = []) => {
   const counts = new Map<number, number>();
   for (const t of generated) counts.set(t, (counts.get(t) ?? 0) + 1);
-  return { generatedCounts: counts, seen: new Set([...prompt, ...generated]) };
+  return { generated, generatedCounts: counts, seen: new Set([...prompt, ...generated]) };
 };
 const kept = (x: Float32Array) => [...x].map((v, i) => (v === -Infinity ? -1 : i)).filter((i) => i >= 0);
 

@@ -41,7 +41,7 @@ const history = fc.array(fc.integer({ min: 0, max: VOCAB - 1 }), { maxLength: 12
 const view = (tokens: number[]) => {
   const counts = new Map<number, number>();
   for (const t of tokens) counts.set(t, (counts.get(t) ?? 0) + 1);
-  return { generatedCounts: counts, seen: new Set(tokens) };
+  return { generated: tokens, generatedCounts: counts, seen: new Set(tokens) };
 };
 const decode = (ids: readonly number[]) => ids.map((i) => String.fromCharCode(97 + (i % 26))).join('');
 

@@ -35,7 +35,7 @@ import { before } from '../helpers/reference-sampling.ts';
 
 // ---- Rows and parameters. ----
 
-const VIEW = { generatedCounts: new Map<number, number>(), seen: new Set<number>() };
+const VIEW = { generated: [] as number[], generatedCounts: new Map<number, number>(), seen: new Set<number>() };
 const apply = (process: LogitsProcessor | ((logits: Float32Array) => void), row: Float32Array) => {
   const out = row.slice();
   process(out, VIEW);
@@ -251,7 +251,7 @@ describe('the step sequence.ts runs', () => {
         const steps = rows.map((r) => r.subarray(0, width));
         const sequence = createSequence({ prompt, maxTokens: 10, sampling, seed, stop: [], ignoreEos: true, eosIds: new Set(), logprobs: undefined, decode: () => '' });
         const rng = createRng(seed);
-        const view = { generatedCounts: new Map<number, number>(), seen: new Set(prompt) };
+        const view = { generated: [] as number[], generatedCounts: new Map<number, number>(), seen: new Set(prompt) };
         for (const logits of steps) {
           const expected = before.step(logits.slice(), sampling, view, rng);
           expect(sequence.step(logits.slice()).token).toBe(expected);
@@ -289,7 +289,7 @@ describe('on 49,152-token rows', () => {
       expect(sameRow(chained, slow)).toBe(true);
       expect(handed).toEqual(scanOf(scanRow(chained)));
       const sequence = createSequence({ prompt: [], maxTokens: 2, sampling, seed, stop: [], ignoreEos: true, eosIds: new Set(), logprobs: undefined, decode: () => '' });
-      expect(sequence.step(x.slice()).token).toBe(before.step(x.slice(), sampling, { generatedCounts: new Map(), seen: new Set() }, createRng(seed)));
+      expect(sequence.step(x.slice()).token).toBe(before.step(x.slice(), sampling, { generated: [], generatedCounts: new Map(), seen: new Set() }, createRng(seed)));
     }
   });
 

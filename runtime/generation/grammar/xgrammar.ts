@@ -1,0 +1,143 @@
+// The grammar engine: @mlc-ai/web-xgrammar (the WASM build of the engine vLLM and SGLang use)
+// behind the GrammarEngine interface. The only file that loads it, lazily, on the first
+// constrained request of a model.
+//
+// The package ships a UMD bundle under "type": "module", which Node cannot import as it is.
+// It is evaluated here as the CommonJS script it is, given the four Node built-ins it asks for.
+// Its one dynamic `import('module')` is routed to the same table, since vm scripts cannot import.
+import * as nodeFs from 'node:fs';
+import * as nodePath from 'node:path';
+import * as nodeUrl from 'node:url';
+import vm from 'node:vm';
+import { RuntimeError } from '../../errors.ts';
+import type { CompiledGrammar, GrammarEngine, GrammarMatcher, GrammarSpec, GrammarVocabulary } from './grammar.ts';
+
+const PACKAGE = '@mlc-ai/web-xgrammar';
+const DYNAMIC_IMPORT = "await import('module')";
+
+/** The parts of the bundle's API used here (see its lib/xgrammar.d.ts). */
+interface XgModule {
+  TokenizerInfo: { createTokenizerInfo(vocab: string[], kind: string, prependSpace: boolean, size: number, stops: number[]): Promise<unknown> };
+  GrammarCompiler: { createGrammarCompiler(info: unknown, cache: boolean): Promise<XgCompiler> };
+  GrammarMatcher: { createGrammarMatcher(compiled: XgCompiled): Promise<XgMatcher> };
+}
+interface XgCompiler {
+  compileJSONSchema(schema: string, anyWhitespace: boolean, indent: number, separators?: [string, string], strict?: boolean): Promise<XgCompiled>;
+  compileBuiltinJSONGrammar(): Promise<XgCompiled>;
+  compileStructuralTag(tag: object): Promise<XgCompiled>;
+}
+interface XgCompiled {
+  dispose(): void;
+}
+interface XgVector {
+  size(): number;
+  get(i: number): number;
+  delete(): void;
+}
+interface XgMatcher {
+  /** The embind object; its GetNextTokenBitmask is synchronous once the module is loaded. */
+  handle: { GetNextTokenBitmask(vocabSize: number): XgVector };
+  acceptToken(token: number): boolean;
+  isTerminated(): boolean;
+  dispose(): void;
+}
+
+/** A fresh instance of the bundle (a WASM abort leaves an instance unusable, so it can be replaced). */
+function loadBundle(): XgModule {
+  const file = nodeUrl.fileURLToPath(import.meta.resolve(PACKAGE));
+  const source = nodeFs.readFileSync(file, 'utf8');
+  if (source.split(DYNAMIC_IMPORT).length !== 2) throw new Error(`${PACKAGE}: the bundle no longer has the one dynamic import this loader routes`);
+  const builtins: Record<string, unknown> = { fs: nodeFs, path: nodePath, url: nodeUrl };
+  const requireBuiltin = (name: string) => {
+    if (!(name in builtins)) throw new Error(`${PACKAGE} asked for '${name}', which this loader does not provide`);
+    return builtins[name];
+  };
+  builtins.module = { createRequire: () => requireBuiltin };
+  const wrapped = `(function (exports, require, module, __filename, __dirname, __builtin) {${source.replace(DYNAMIC_IMPORT, "__builtin('module')")}\n})`;
+  const factory = vm.runInThisContext(wrapped, { filename: file }) as (...args: unknown[]) => void;
+  const module = { exports: {} as XgModule };
+  factory(module.exports, requireBuiltin, module, file, nodePath.dirname(file), requireBuiltin);
+  return module.exports;
+}
+
+/** Compiled grammars kept per engine (by spec), least recently used out first. */
+const COMPILED_CACHE = 64;
+
+/**
+ * An engine for one vocabulary. `stopIds` are the tokens that end a sequence: the grammar allows
+ * them only where it can end.
+ */
+export function createXgrammarEngine(vocabulary: GrammarVocabulary, stopIds: readonly number[]): GrammarEngine {
+  let instance: Promise<{ xg: XgModule; compiler: XgCompiler }> | undefined;
+  const cache = new Map<string, Promise<XgCompiled>>();
+
+  const start = () =>
+    (instance ??= (async () => {
+      const xg = loadBundle();
+      const info = await xg.TokenizerInfo.createTokenizerInfo(vocabulary.tokens, vocabulary.kind, false, vocabulary.tokens.length, [...stopIds]);
+      return { xg, compiler: await xg.GrammarCompiler.createGrammarCompiler(info, true) };
+    })());
+
+  async function compileNew(spec: GrammarSpec): Promise<XgCompiled> {
+    const { compiler } = await start();
+    try {
+      // Compact JSON (no free whitespace): a model cannot pad an answer with blanks forever.
+      if (spec.kind === 'json') return await compiler.compileBuiltinJSONGrammar();
+      if (spec.kind === 'json_schema') return await compiler.compileJSONSchema(JSON.stringify(spec.schema), false, -1, [', ', ': '], true);
+      return await compiler.compileStructuralTag({ type: 'structural_tag', format: spec.format });
+    } catch (err) {
+      // An abort inside the WASM module (it aborts on some schemas) leaves it unusable: start anew.
+      if (/Aborted\(/.test(String((err as Error).message))) {
+        instance = undefined;
+        cache.clear();
+      }
+      throw new RuntimeError('invalid_request', `The grammar engine cannot compile this ${spec.kind === 'structural_tag' ? 'tool schema' : 'schema'}: ${(err as Error).message}`, { param: spec.param });
+    }
+  }
+
+  return {
+    async compile(spec) {
+      const key = JSON.stringify(spec);
+      let compiled = cache.get(key);
+      if (compiled) cache.delete(key);
+      else compiled = compileNew(spec);
+      cache.set(key, compiled);
+      compiled.catch(() => cache.delete(key));
+      while (cache.size > COMPILED_CACHE) {
+        const oldest = cache.keys().next().value as string;
+        cache.delete(oldest);
+      }
+      const ready = await compiled;
+      const { xg } = await start();
+      return { matcher: async () => wrapMatcher(await xg.GrammarMatcher.createGrammarMatcher(ready), vocabulary.tokens.length) } satisfies CompiledGrammar;
+    },
+  };
+}
+
+/** Frees a matcher's WASM memory when a sequence that never finished is collected. */
+const released = new FinalizationRegistry<XgMatcher>((m) => m.dispose());
+
+function wrapMatcher(m: XgMatcher, vocabSize: number): GrammarMatcher {
+  let disposed = false;
+  const matcher: GrammarMatcher = {
+    allowed() {
+      const vector = m.handle.GetNextTokenBitmask(vocabSize);
+      const words = new Int32Array(vector.size());
+      for (let i = 0; i < words.length; i++) words[i] = vector.get(i);
+      vector.delete();
+      return words;
+    },
+    accept: (token) => m.acceptToken(token),
+    get terminated() {
+      return m.isTerminated();
+    },
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      released.unregister(matcher);
+      m.dispose();
+    },
+  };
+  released.register(matcher, m, matcher);
+  return matcher;
+}
