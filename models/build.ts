@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { buildBert } from './builder/bert.ts';
-import { byteBpeTokenizer, CHATML_TEMPLATE } from './builder/byte-bpe.ts';
+import { byteBpeTokenizer, CHATML_TEMPLATE, CHATML_TOOLS_TEMPLATE } from './builder/byte-bpe.ts';
 import { buildLlama } from './builder/llama.ts';
 import { buildIdentity, buildMlp } from './builder/mlp.ts';
 import { writeModel } from './builder/graph.ts';
@@ -79,7 +79,7 @@ function writeLlama(dir: string, preset: LlamaPreset): void {
     torch_dtype: 'float32',
   });
   writeJson(join(dir, 'generation_config.json'), { bos_token_id: 1, eos_token_id: 2, pad_token_id: 2 });
-  const { tokenizerJson, tokenizerConfig } = byteBpeTokenizer(d.vocabSize, d.maxPositions, CHATML_TEMPLATE);
+  const { tokenizerJson, tokenizerConfig } = byteBpeTokenizer(d.vocabSize, d.maxPositions, preset.template === 'chatml-tools' ? CHATML_TOOLS_TEMPLATE : CHATML_TEMPLATE);
   writeJson(join(dir, 'tokenizer.json'), tokenizerJson);
   writeJson(join(dir, 'tokenizer_config.json'), tokenizerConfig);
   writeModel(join(dir, 'onnx', 'model.onnx'), buildLlama(d, preset.seed));

@@ -15,6 +15,8 @@ export interface LlamaPreset {
   description: string;
   dims: LlamaDims;
   seed: number;
+  /** chatml, or chatml-tools: ChatML with Hermes tool calls and think blocks (the same text without them). */
+  template?: 'chatml' | 'chatml-tools';
 }
 
 /** A `tensor`-task graph: an MLP classifier over FP32/INT32/BOOL inputs. */
@@ -44,7 +46,7 @@ const tinyLlama: LlamaDims = { vocabSize: 2048, hiddenSize: 64, layers: 2, heads
 const smolLm2: LlamaDims = { vocabSize: 49152, hiddenSize: 576, layers: 30, heads: 9, kvHeads: 3, intermediateSize: 1536, maxPositions: 8192, rmsNormEps: 1e-5, ropeTheta: 100000 };
 
 export const PRESETS: Record<string, Preset> = {
-  'tiny-llama-chat': { kind: 'llama', description: 'tiny random Llama decoder with KV cache, ChatML template', dims: tinyLlama, seed: 7005 },
+  'tiny-llama-chat': { kind: 'llama', description: 'tiny random Llama decoder with KV cache, ChatML template with tools and think blocks', dims: tinyLlama, seed: 7005, template: 'chatml-tools' },
   'smollm2-135m-chat': { kind: 'llama', description: 'SmolLM2-135M-shaped random Llama decoder (benchmarks)', dims: smolLm2, seed: 7006 },
   'tiny-bert-embed': { kind: 'bert', description: 'tiny random BERT encoder, mean pooling, normalised', dims: { ...tinyBert, labels: 0 }, seed: 7001 },
   'tiny-bert-rerank': { kind: 'bert', description: 'tiny random BERT cross-encoder, one logit', dims: { ...tinyBert, labels: 1 }, seed: 7002 },

@@ -43,6 +43,11 @@ const ModelEntrySchema = v.strictObject({
    * exported. Models the fusion does not cover are served as exported, with the reason logged.
    */
   fuse: v.optional(v.boolean(), true),
+  /**
+   * Text generation: the tool-call syntax the model writes (hermes, mistral, llama3_json); unset:
+   * chosen from the chat template. A model with neither answers `tools` with a 400.
+   */
+  tool_parser: v.optional(v.picklist(['hermes', 'mistral', 'llama3_json'])),
 });
 
 const ConfigSchema = v.strictObject({

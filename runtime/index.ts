@@ -4,6 +4,11 @@ export { RuntimeError, type RuntimeErrorKind } from './errors.ts';
 export { loadConfigFile, parseConfig, type ModelEntry, type ModelTask, type RepositoryConfig } from './config.ts';
 export type {
   ChatMessage,
+  FinishReason,
+  OutputFormat,
+  ToolCall,
+  ToolChoice,
+  ToolDefinition,
   EmbedRequest,
   EmbedResult,
   GeneratePrompt,

@@ -45,12 +45,41 @@ export interface RerankResult {
   promptTokens: number;
 }
 
+/** A function call a model made (in a conversation, or in its output). */
+export interface ToolCall {
+  /** The caller's id for it (conversation history); output calls get theirs at the edge. */
+  id?: string;
+  name: string;
+  /** The arguments as JSON text. */
+  arguments: string;
+}
+
 export interface ChatMessage {
   role: string;
   content: string;
   /** A participant name; templates that know it use it. */
   name?: string;
+  /** Assistant turns: the calls it made. */
+  toolCalls?: ToolCall[];
+  /** Tool turns: the call this is the result of. */
+  toolCallId?: string;
+  /** Assistant turns: its reasoning, for templates that render it. */
+  reasoning?: string;
 }
+
+/** A function the model may call. */
+export interface ToolDefinition {
+  name: string;
+  description?: string;
+  /** JSON schema of the arguments object. */
+  parameters: boolean | Record<string, unknown>;
+}
+
+/** none: no calls; auto: the model decides; required: one or more calls; { name }: a call of that tool. */
+export type ToolChoice = 'none' | 'auto' | 'required' | { name: string };
+
+/** What the output text must be: free text, any JSON value, or JSON valid against a schema. */
+export type OutputFormat = { type: 'text' } | { type: 'json' } | { type: 'json_schema'; schema: boolean | Record<string, unknown> };
 
 /** A completion prompt (text or token ids) or a conversation for the chat template. */
 export type GeneratePrompt = { text: string } | { tokens: number[] } | { messages: ChatMessage[] };
@@ -80,6 +109,14 @@ export interface GenerateRequest {
   logprobs?: number;
   /** Completions: put the prompt in front of the output. */
   echo?: boolean;
+  /** Chat: functions the model may call (rendered by the chat template; calls parsed from the output). */
+  tools?: ToolDefinition[];
+  /** Defaults to auto when tools are given. */
+  toolChoice?: ToolChoice;
+  /** More than one call in one answer (default true). */
+  parallelToolCalls?: boolean;
+  /** Enforced on the output by a grammar (default text). */
+  outputFormat?: OutputFormat;
   signal?: AbortSignal;
 }
 
@@ -93,9 +130,23 @@ export interface GeneratedToken extends TokenAlternative {
   top: TokenAlternative[];
 }
 
+export type FinishReason = 'stop' | 'length' | 'tool_calls';
+
+/**
+ * `text` is content; `reasoning` is text between the template's think markers; `toolCalls` are
+ * calls completed in this delta, numbered per choice from 0 by `callIndex`.
+ */
 export type GenerationEvent =
-  | { type: 'delta'; index: number; text: string; tokenIds: number[]; tokens?: GeneratedToken[] }
-  | { type: 'finish'; index: number; reason: 'stop' | 'length' };
+  | {
+      type: 'delta';
+      index: number;
+      text: string;
+      tokenIds: number[];
+      tokens?: GeneratedToken[];
+      reasoning?: string;
+      toolCalls?: Array<ToolCall & { callIndex: number }>;
+    }
+  | { type: 'finish'; index: number; reason: FinishReason };
 
 export interface Generation extends AsyncIterable<GenerationEvent> {
   /** Prompt tokens, each prompt counted once. */

@@ -6,7 +6,7 @@ import { answerGeneration, responseHeader } from '../shared/generation-route.ts'
 import { createRouteApp } from '../shared/route-app.ts';
 import { DEFAULT_SSE, type SseOptions } from '../shared/sse.ts';
 import { jsonBody } from '../shared/validate.ts';
-import { ChatRequestSchema, fromWire, toChunk, toWire } from './wire.ts';
+import { CHAT_WIRE_PARAMS, ChatRequestSchema, fromWire, toChunk, toolCallDeltas, toolCallId, toWire } from './wire.ts';
 
 export function createChatCompletionsApp(runtime: Runtime, sse: SseOptions = DEFAULT_SSE): Hono {
   const app = createRouteApp();
@@ -19,14 +19,21 @@ export function createChatCompletionsApp(runtime: Runtime, sse: SseOptions = DEF
       stream: body.stream === true,
       request: (signal) => fromWire(body, signal),
       // The client is told the name it sent: max_completion_tokens or max_tokens.
-      wireParams: { maxTokens: body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens', prompt: 'messages', logitBias: 'logit_bias' },
+      wireParams: { ...CHAT_WIRE_PARAMS, maxTokens: body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens' },
       unary: (generation, choices) => toWire(header, choices, withLogprobs, generation.promptTokens, generation.completionTokens()),
       async streamed(generation, out) {
         for (let index = 0; index < generation.choices; index++) out.send(toChunk(header, includeUsage, { index, delta: { role: 'assistant', content: '' } }));
         for await (const event of generation) {
-          if (event.type === 'finish') out.send(toChunk(header, includeUsage, { index: event.index, delta: {}, finishReason: event.reason }));
-          else if (event.text !== '' || event.tokens) {
+          if (event.type === 'finish') {
+            out.send(toChunk(header, includeUsage, { index: event.index, delta: {}, finishReason: event.reason }));
+            continue;
+          }
+          if (event.reasoning) out.send(toChunk(header, includeUsage, { index: event.index, delta: { reasoning_content: event.reasoning } }));
+          if (event.text !== '' || event.tokens) {
             out.send(toChunk(header, includeUsage, { index: event.index, delta: { content: event.text }, ...(event.tokens && withLogprobs ? { tokens: event.tokens } : {}) }));
+          }
+          for (const call of event.toolCalls ?? []) {
+            for (const delta of toolCallDeltas(call.callIndex, call, toolCallId())) out.send(toChunk(header, includeUsage, { index: event.index, delta }));
           }
         }
         if (includeUsage) out.send(toChunk(header, true, null, usageToWire(generation.promptTokens, generation.completionTokens())));

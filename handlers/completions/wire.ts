@@ -1,16 +1,17 @@
 // OpenAI legacy /v1/completions wire shapes and pure translation to and from the runtime.
 import * as v from 'valibot';
-import { RuntimeError, type GeneratedToken, type GeneratePrompt, type GenerateRequest } from '../../runtime/index.ts';
+import { RuntimeError, type FinishReason, type GeneratedToken, type GeneratePrompt, type GenerateRequest } from '../../runtime/index.ts';
 import type { ChoiceResult } from '../shared/collect.ts';
 import { envelope, type ResponseHeader } from '../shared/generation-route.ts';
 import { wireObject, integerBetween } from '../shared/schemas.ts';
-import { rejectUnsupported, samplingFields, samplingFromWire, unsupportedFields, usageToWire, wireLogprob } from '../shared/generation-params.ts';
+import { rejectUnsupported, samplingFields, samplingFromWire, TOOL_FIELDS, toolFields, unsupportedFields, usageToWire, wireLogprob } from '../shared/generation-params.ts';
 
 const tokenIds = v.pipe(v.array(integerBetween(0, 2 ** 31 - 1)), v.minLength(1, 'token prompts must not be empty'));
 
 export const CompletionRequestSchema = wireObject({
   ...samplingFields,
   ...unsupportedFields,
+  ...toolFields,
   prompt: v.union(
     [v.string(), v.pipe(v.array(v.string()), v.minLength(1)), tokenIds, v.pipe(v.array(tokenIds), v.minLength(1))],
     'prompt must be a string, an array of strings, an array of token ids, or an array of token id arrays',
@@ -31,7 +32,7 @@ function promptsOf(prompt: CompletionRequest['prompt']): GeneratePrompt[] {
 }
 
 export function fromWire(body: CompletionRequest, signal: AbortSignal): GenerateRequest {
-  rejectUnsupported(body);
+  rejectUnsupported(body, TOOL_FIELDS);
   const n = body.n ?? 1;
   if (body.best_of !== undefined && body.best_of !== null) {
     if (body.best_of < n) throw new RuntimeError('invalid_request', `best_of (${body.best_of}) must be at least n (${n}).`, { param: 'best_of' });
@@ -87,7 +88,7 @@ export function toWire(header: ResponseHeader, choices: ChoiceResult[], withLogp
 export function toChunk(
   header: ResponseHeader,
   includeUsage: boolean,
-  choice: { index: number; text: string; logprobs: ReturnType<typeof logprobsToWire> | null; finishReason?: 'stop' | 'length' } | null,
+  choice: { index: number; text: string; logprobs: ReturnType<typeof logprobsToWire> | null; finishReason?: FinishReason } | null,
   usage?: ReturnType<typeof usageToWire>,
 ) {
   return {

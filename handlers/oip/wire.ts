@@ -3,7 +3,7 @@
 import * as v from 'valibot';
 import { samplingFields } from '../shared/generation-params.ts';
 import { integerBetween, notArray } from '../shared/schemas.ts';
-import { RuntimeError } from '../../runtime/index.ts';
+import { RuntimeError, type FinishReason } from '../../runtime/index.ts';
 
 /** One `$parameter` value: the spec allows a string, a number or a boolean, nothing nested. */
 export type ParameterValue = string | number | boolean;
@@ -202,7 +202,7 @@ export const GenerateRequestSchema = v.pipe(
 export type GenerateExtensionRequest = v.InferOutput<typeof GenerateRequestSchema>;
 
 /** One generate extension answer (the whole text, or one streamed piece of it). */
-export const generateOutput = (model: string, text: string, finishReason?: 'stop' | 'length') => ({
+export const generateOutput = (model: string, text: string, finishReason?: FinishReason) => ({
   model_name: model,
   model_version: '1',
   text_output: text,

@@ -35,9 +35,6 @@ export const samplingFields = {
  * (accepting and ignoring them would silently change what the caller asked for).
  */
 export const UNSUPPORTED = [
-  'tools',
-  'tool_choice',
-  'parallel_tool_calls',
   'functions',
   'function_call',
   'audio',
@@ -48,10 +45,15 @@ export const UNSUPPORTED = [
   'suffix',
 ] as const;
 
-export const unsupportedFields = Object.fromEntries(UNSUPPORTED.map((k) => [k, v.optional(v.unknown())])) as Record<(typeof UNSUPPORTED)[number], v.OptionalSchema<v.UnknownSchema, undefined>>;
+/** Chat's tool fields: a completions request naming them gets a 400 naming the field. */
+export const TOOL_FIELDS = ['tools', 'tool_choice', 'parallel_tool_calls'] as const;
 
-export function rejectUnsupported(body: Record<string, unknown>): void {
-  for (const key of UNSUPPORTED) {
+const optionalUnknown = <K extends string>(keys: readonly K[]) => Object.fromEntries(keys.map((k) => [k, v.optional(v.unknown())])) as Record<K, v.OptionalSchema<v.UnknownSchema, undefined>>;
+export const unsupportedFields = optionalUnknown(UNSUPPORTED);
+export const toolFields = optionalUnknown(TOOL_FIELDS);
+
+export function rejectUnsupported(body: Record<string, unknown>, also: readonly string[] = []): void {
+  for (const key of [...UNSUPPORTED, ...also]) {
     if (body[key] !== undefined && body[key] !== null) {
       throw new RuntimeError('unsupported', `'${key}' is not supported by this server.`, { param: key });
     }

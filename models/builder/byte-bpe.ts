@@ -103,3 +103,37 @@ export function byteBpeTokenizer(size: number, maxLength: number, chatTemplate: 
 export const CHATML_TEMPLATE =
   "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}" +
   "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+/**
+ * ChatML with Qwen2.5-style tools and Qwen3-style think blocks: `tools` in a system turn with the
+ * Hermes `<tool_call>` instructions, assistant `tool_calls` as `<tool_call>` blocks, `tool` results
+ * as `<tool_response>` user turns, `reasoning_content` as a `<think>` block. Without tools,
+ * calls or reasoning it renders exactly as CHATML_TEMPLATE.
+ */
+export const CHATML_TOOLS_TEMPLATE = [
+  '{%- if tools %}',
+  "{{- '<|im_start|>system\\n' }}",
+  "{%- if messages[0]['role'] == 'system' %}{{- messages[0]['content'] + '\\n\\n' }}{%- endif %}",
+  "{{- '# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\nYou are provided with function signatures within <tools></tools> XML tags:\\n<tools>' }}",
+  "{%- for tool in tools %}{{- '\\n' + (tool | tojson) }}{%- endfor %}",
+  "{{- '\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\\n</tool_call><|im_end|>\\n' }}",
+  '{%- endif %}',
+  '{%- for message in messages %}',
+  "{%- if tools and loop.first and message['role'] == 'system' %}",
+  "{%- elif message['role'] == 'assistant' %}",
+  "{{- '<|im_start|>assistant\\n' }}",
+  "{%- if message['reasoning_content'] %}{{- '<think>\\n' + message['reasoning_content'] + '\\n</think>\\n\\n' }}{%- endif %}",
+  "{{- message['content'] }}",
+  "{%- if message['tool_calls'] %}{%- for call in message['tool_calls'] %}",
+  "{%- if message['content'] or not loop.first %}{{- '\\n' }}{%- endif %}",
+  "{{- '<tool_call>\\n{\"name\": \"' + call['function']['name'] + '\", \"arguments\": ' + (call['function']['arguments'] | tojson) + '}\\n</tool_call>' }}",
+  '{%- endfor %}{%- endif %}',
+  "{{- '<|im_end|>\\n' }}",
+  "{%- elif message['role'] == 'tool' %}",
+  "{{- '<|im_start|>user\\n<tool_response>\\n' + message['content'] + '\\n</tool_response><|im_end|>\\n' }}",
+  '{%- else %}',
+  "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}",
+  '{%- endif %}',
+  '{%- endfor %}',
+  "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}",
+].join('');

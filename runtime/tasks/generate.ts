@@ -7,13 +7,17 @@ import type { ModelEntry } from '../config.ts';
 import { mapCooperatively } from '../cooperative.ts';
 import { RuntimeError } from '../errors.ts';
 import { createEventStream } from '../generation/event-stream.ts';
+import { grammarConstraint, type GrammarEngine } from '../generation/grammar/grammar.ts';
+import { createXgrammarEngine } from '../generation/grammar/xgrammar.ts';
+import { createOutputChannels, thinkMarkersOf, type ChannelDelta, type OutputChannels } from '../generation/output-channels.ts';
 import { DEFAULT_SAMPLING, type SamplingParams } from '../generation/logits-processors.ts';
 import { choiceSeed } from '../generation/rng.ts';
 import type { TokenLogprob } from '../generation/sampler.ts';
 import { createSequence, type Sequence, type StepOutput } from '../generation/sequence.ts';
 import type { ModelManifest } from '../manifest.ts';
 import type { Tokenizer } from '../tokenizer.ts';
-import type { GeneratePrompt, GeneratedToken, GenerateRequest, Generation, GenerationEvent, TokenAlternative } from '../types.ts';
+import type { GeneratePrompt, GeneratedToken, GenerateRequest, Generation, GenerationEvent, TokenAlternative, ToolDefinition } from '../types.ts';
+import { planOutput } from './output-plan.ts';
 
 export interface Generator {
   readonly scheduler: Scheduler;
@@ -52,6 +56,8 @@ export function createGenerator(entry: ModelEntry, manifest: ModelManifest, sess
     maxQueuedSequences: entry.max_queued_sequences,
     maxKvTokens: entry.max_kv_tokens,
   });
+  let engine: GrammarEngine | undefined;
+  const grammarEngine = () => (engine ??= createXgrammarEngine(tokenizer.encodedVocabulary(), [...eosIds]));
   const decode = (ids: readonly number[]) => tokenizer.decode(ids, { skipSpecialTokens: true });
   const textOf = (id: number) => tokenizer.decode([id], { skipSpecialTokens: false });
   const alternative = ({ token, logprob }: TokenLogprob): TokenAlternative => {
@@ -72,7 +78,7 @@ export function createGenerator(entry: ModelEntry, manifest: ModelManifest, sess
    * A prompt's ids. Text is tokenized only as far as the context reaches: a prompt longer than the
    * context is refused after about maxLength tokens of work, whatever its size.
    */
-  function promptIds(prompt: GeneratePrompt): number[] {
+  function promptIds(prompt: GeneratePrompt, tools: readonly ToolDefinition[] | undefined): number[] {
     if ('tokens' in prompt) {
       const bad = prompt.tokens.find((id) => id >= tokenizer.vocabSize);
       if (bad !== undefined) throw new RuntimeError('invalid_request', `Token id ${bad} is outside the vocabulary (size ${tokenizer.vocabSize}).`, { param: 'prompt' });
@@ -85,7 +91,7 @@ export function createGenerator(entry: ModelEntry, manifest: ModelManifest, sess
       throw new RuntimeError('invalid_request', `The model '${entry.name}' has no chat template; use /v3/completions with a prompt.`, { param: 'messages' });
     } else {
       // The template writes the special tokens itself (as transformers' apply_chat_template).
-      encoded = tokenizer.encodePrefix(template(prompt.messages), manifest.maxLength);
+      encoded = tokenizer.encodePrefix(template(prompt.messages, { tools }), manifest.maxLength);
     }
     if (encoded.truncated) throw tooLong(`more than ${manifest.maxLength} tokens`);
     return encoded.ids;
@@ -126,7 +132,8 @@ export function createGenerator(entry: ModelEntry, manifest: ModelManifest, sess
         );
       }
       const sampling = samplingOf(request);
-      const prompts = await mapCooperatively(request.prompts, promptIds, request.signal);
+      const plan = await planOutput(request, { chatTemplate: manifest.chatTemplate, toolParser: entry.tool_parser, engine: grammarEngine });
+      const prompts = await mapCooperatively(request.prompts, (p) => promptIds(p, plan.tools), request.signal);
       const maxTokens = request.maxTokens ?? defaults.maxTokens;
       for (const ids of prompts) {
         if (ids.length === 0) throw new RuntimeError('invalid_request', 'The prompt is empty.', { param: 'prompt' });
@@ -142,9 +149,11 @@ export function createGenerator(entry: ModelEntry, manifest: ModelManifest, sess
       }
       // best_of ranks candidates by their log-probability, so it needs them even when not asked.
       const ranking = perPrompt > request.n;
+      const matchers = plan.grammar ? await Promise.all(prompts.flatMap(() => Array.from({ length: perPrompt }, () => (plan.grammar as NonNullable<typeof plan.grammar>).matcher()))) : [];
       const sequences: Sequence[] = prompts.flatMap((ids, p) =>
         Array.from({ length: perPrompt }, (_, j) =>
           createSequence({
+            ...(plan.grammar ? { constraint: grammarConstraint(matchers[p * perPrompt + j] as (typeof matchers)[number]) } : {}),
             prompt: ids,
             maxTokens: Math.min(maxTokens ?? Infinity, manifest.maxLength - ids.length),
             sampling,
@@ -157,6 +166,12 @@ export function createGenerator(entry: ModelEntry, manifest: ModelManifest, sess
           }),
         ),
       );
+      // Chat output is split into reasoning, content and tool calls where the template has them.
+      const channels: Array<OutputChannels | undefined> = prompts.flatMap((ids, p) => {
+        const think = 'messages' in (request.prompts[p] as GeneratePrompt) ? thinkMarkersOf(manifest.chatTemplate, tokenizer.decode(ids.slice(-8), { skipSpecialTokens: false })) : undefined;
+        return Array.from({ length: perPrompt }, () => (think || plan.parser ? createOutputChannels({ think, tools: plan.parser }) : undefined));
+      });
+      const callsMade = sequences.map(() => 0);
       const stream = createEventStream<GenerationEvent>();
       // Candidate i of prompt p is choice p * n + i once best_of has picked (else i < n directly).
       const choiceOf = (seq: number) => Math.floor(seq / perPrompt) * request.n + (seq % perPrompt);
@@ -187,8 +202,21 @@ export function createGenerator(entry: ModelEntry, manifest: ModelManifest, sess
           : {}),
         onStep(seq: number, out: StepOutput) {
           const tokens = out.logprob && request.logprobs !== undefined ? [describe({ token: out.token, ...out.logprob })] : undefined;
-          emit(seq, { type: 'delta', index: choiceOf(seq), text: out.text, tokenIds: [out.token], ...(tokens ? { tokens } : {}) });
-          if (out.finish) emit(seq, { type: 'finish', index: choiceOf(seq), reason: out.finish });
+          const channel = channels[seq];
+          const split: ChannelDelta = channel ? joinDeltas(channel.push(out.text), out.finish ? channel.flush() : undefined) : { content: out.text, reasoning: '', calls: [] };
+          const made = callsMade[seq] ?? 0;
+          const toolCalls = split.calls.map((call, i) => ({ ...call, callIndex: made + i }));
+          callsMade[seq] = made + toolCalls.length;
+          emit(seq, {
+            type: 'delta',
+            index: choiceOf(seq),
+            text: split.content,
+            tokenIds: [out.token],
+            ...(tokens ? { tokens } : {}),
+            ...(split.reasoning !== '' ? { reasoning: split.reasoning } : {}),
+            ...(toolCalls.length > 0 ? { toolCalls } : {}),
+          });
+          if (out.finish) emit(seq, { type: 'finish', index: choiceOf(seq), reason: out.finish === 'stop' && (callsMade[seq] as number) > 0 ? 'tool_calls' : out.finish });
         },
         onDone() {
           if (ranking) {
@@ -212,4 +240,8 @@ export function createGenerator(entry: ModelEntry, manifest: ModelManifest, sess
       };
     },
   };
+}
+
+function joinDeltas(a: ChannelDelta, b: ChannelDelta | undefined): ChannelDelta {
+  return b ? { content: a.content + b.content, reasoning: a.reasoning + b.reasoning, calls: [...a.calls, ...b.calls] } : a;
 }

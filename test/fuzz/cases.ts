@@ -113,7 +113,7 @@ const VOCAB = { chat: 2048, completions: 2048, embeddings: 4096, 'rerank-v1': 40
 type NumberRule = { kind: 'number'; integer?: boolean; min?: number; max?: number; gt?: number };
 export type FieldType =
   | NumberRule
-  | { kind: 'boolean' | 'string' | 'model' | 'stop' | 'logit_bias' | 'stream_options' | 'response_format' | 'messages' | 'prompt' | 'input' | 'documents' | 'rank_fields' | 'unsupported' }
+  | { kind: 'boolean' | 'string' | 'model' | 'stop' | 'logit_bias' | 'stream_options' | 'response_format' | 'tools' | 'tool_choice' | 'messages' | 'prompt' | 'input' | 'documents' | 'rank_fields' | 'unsupported' }
   | { kind: 'query' }
   | { kind: 'enum'; values: readonly string[] };
 
@@ -131,7 +131,9 @@ const num = (rule: Omit<NumberRule, 'kind'> = {}): NumberRule => ({ kind: 'numbe
 const NULLABLE = { nullable: true } as const;
 
 /** OpenAI fields this server names in a 400 (generation-params.ts UNSUPPORTED). */
-export const UNSUPPORTED_FIELDS = ['tools', 'tool_choice', 'parallel_tool_calls', 'functions', 'function_call', 'audio', 'modalities', 'prediction', 'reasoning_effort', 'web_search_options', 'suffix'] as const;
+export const UNSUPPORTED_FIELDS = ['functions', 'function_call', 'audio', 'modalities', 'prediction', 'reasoning_effort', 'web_search_options', 'suffix'] as const;
+/** Chat's tool fields, which completions names in a 400. */
+export const TOOL_FIELDS = ['tools', 'tool_choice', 'parallel_tool_calls'] as const;
 
 const SAMPLING: Field[] = [
   { name: 'model', type: { kind: 'model' }, required: true },
@@ -163,6 +165,9 @@ export const FIELDS: Record<JsonRoute, readonly Field[]> = {
     { name: 'logprobs', type: { kind: 'boolean' }, ...NULLABLE },
     { name: 'top_logprobs', type: num({ integer: true, min: 0, max: 20 }), ...NULLABLE },
     { name: 'response_format', type: { kind: 'response_format' }, ...NULLABLE },
+    { name: 'tools', type: { kind: 'tools' }, ...NULLABLE },
+    { name: 'tool_choice', type: { kind: 'tool_choice' }, ...NULLABLE },
+    { name: 'parallel_tool_calls', type: { kind: 'boolean' }, ...NULLABLE },
   ],
   completions: [
     ...SAMPLING,
@@ -171,6 +176,7 @@ export const FIELDS: Record<JsonRoute, readonly Field[]> = {
     { name: 'logprobs', type: num({ integer: true, min: 0, max: 5 }), ...NULLABLE },
     { name: 'echo', type: { kind: 'boolean' }, ...NULLABLE },
     { name: 'best_of', type: num({ integer: true, min: 1, max: 20 }), ...NULLABLE, long: true },
+    ...TOOL_FIELDS.map((name): Field => ({ name, type: { kind: 'unsupported' }, ...NULLABLE })),
   ],
   embeddings: [
     { name: 'model', type: { kind: 'model' }, required: true },
@@ -228,13 +234,64 @@ const tokenIds = (v: unknown, vocab: number): Verdict => {
   return v.every((x) => (x as number) < vocab) ? 'valid' : 'unknown';
 };
 
+const FUNCTION_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+const onlyKeys = (o: Record<string, unknown>, keys: string[]) => Object.keys(o).every((k) => keys.includes(k));
+const nullishOf = (x: unknown, type: string) => x === undefined || x === null || typeof x === type;
+
+function judgeResponseFormat(v: unknown): Verdict {
+  if (!isObject(v)) return 'invalid';
+  if (v.type === 'text' || v.type === 'json_object') return onlyKeys(v, ['type']) ? 'valid' : 'invalid';
+  if (v.type !== 'json_schema' || !onlyKeys(v, ['type', 'json_schema']) || !isObject(v.json_schema)) return 'invalid';
+  const j = v.json_schema;
+  if (!onlyKeys(j, ['name', 'description', 'schema', 'strict']) || typeof j.name !== 'string' || !FUNCTION_NAME.test(j.name)) return 'invalid';
+  if (j.description !== undefined && typeof j.description !== 'string') return 'invalid';
+  if (!nullishOf(j.strict, 'boolean')) return 'invalid';
+  if (j.schema === undefined) return 'valid';
+  // A schema the grammar engine cannot enforce is a 400 naming its keyword.
+  return isObject(j.schema) ? 'unknown' : 'invalid';
+}
+
+function judgeTools(v: unknown): Verdict {
+  if (!Array.isArray(v) || v.length > 128) return 'invalid';
+  const names = new Set<string>();
+  return worst(
+    v.map((t): Verdict => {
+      if (!isObject(t) || t.type !== 'function' || !onlyKeys(t, ['type', 'function']) || !isObject(t.function)) return 'invalid';
+      const f = t.function;
+      if (!onlyKeys(f, ['name', 'description', 'parameters', 'strict']) || typeof f.name !== 'string' || !FUNCTION_NAME.test(f.name)) return 'invalid';
+      if (names.has(f.name)) return 'invalid';
+      names.add(f.name);
+      if (f.description !== undefined && typeof f.description !== 'string') return 'invalid';
+      if (!nullishOf(f.strict, 'boolean')) return 'invalid';
+      if (f.parameters === undefined) return 'valid';
+      return isObject(f.parameters) ? 'unknown' : 'invalid';
+    }),
+  );
+}
+
+function judgeToolCalls(v: unknown): Verdict {
+  if (v === undefined || v === null) return 'valid';
+  if (!Array.isArray(v)) return 'invalid';
+  return worst(
+    v.map((c): Verdict =>
+      isObject(c) && typeof c.id === 'string' && c.type === 'function' && isObject(c.function) && typeof c.function.name === 'string' && typeof c.function.arguments === 'string'
+        ? 'valid'
+        : 'invalid',
+    ),
+  );
+}
+
 function judgeMessages(v: unknown): Verdict {
   if (!Array.isArray(v) || v.length === 0) return 'invalid';
   return worst(
     v.map((m): Verdict => {
       if (!isObject(m)) return 'invalid';
-      if (!['system', 'developer', 'user', 'assistant'].includes(m.role as string)) return 'invalid';
-      if (m.tool_calls !== undefined) return 'invalid';
+      if (!['system', 'developer', 'user', 'assistant', 'tool'].includes(m.role as string)) return 'invalid';
+      if (m.role === 'tool' && typeof m.tool_call_id !== 'string') return 'invalid';
+      if (m.tool_call_id !== undefined && typeof m.tool_call_id !== 'string') return 'invalid';
+      if (!nullishOf(m.reasoning_content, 'string') || !nullishOf(m.reasoning, 'string')) return 'invalid';
+      const calls = judgeToolCalls(m.tool_calls);
+      if (calls === 'invalid' || (Array.isArray(m.tool_calls) && m.tool_calls.length > 0 && m.role !== 'assistant')) return 'invalid';
       if (m.name !== undefined && typeof m.name !== 'string') return 'invalid';
       const keys: Verdict = Object.keys(m).some((k) => SILENT_KEYS.has(k)) ? 'unknown' : 'valid';
       const c = m.content;
@@ -305,8 +362,14 @@ function judgeField(route: JsonRoute, field: Field, v: unknown): Verdict {
     case 'stream_options':
       return judgeStreamOptions(v);
     case 'response_format':
-      if (!isObject(v)) return 'invalid';
-      return v.type === 'text' ? (Object.keys(v).some((k) => SILENT_KEYS.has(k)) ? 'unknown' : 'valid') : 'invalid';
+      return judgeResponseFormat(v);
+    case 'tools':
+      return judgeTools(v);
+    case 'tool_choice':
+      // Without tools only none and auto stand; well-formed others depend on the tools sent.
+      if (v === 'none' || v === 'auto') return 'valid';
+      if (v === 'required') return 'unknown';
+      return isObject(v) && v.type === 'function' && isObject(v.function) && typeof v.function.name === 'string' ? 'unknown' : 'invalid';
     case 'messages':
       return judgeMessages(v);
     case 'prompt':

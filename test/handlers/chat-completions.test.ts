@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../handlers/app.ts';
-import { RuntimeError } from '../../runtime/index.ts';
+import { RuntimeError, type GenerationEvent } from '../../runtime/index.ts';
 import { createFakeRuntime, postJson, readJson } from '../helpers/fake-runtime.ts';
 import { readSse } from '../helpers/sse.ts';
 import { specErrors, specsAvailable } from '../helpers/specs.ts';
@@ -97,6 +97,66 @@ describe('POST /v3/chat/completions', () => {
     expect(sse.raw.endsWith('data: [DONE]\n\n')).toBe(true);
   });
 
+  const toolEvents = (): GenerationEvent[] => [
+    { type: 'delta', index: 0, text: '', reasoning: 'Need the weather.', tokenIds: [1] },
+    { type: 'delta', index: 0, text: '', tokenIds: [2], toolCalls: [{ name: 'get_weather', arguments: '{"city":"Paris"}', callIndex: 0 }] },
+    { type: 'delta', index: 0, text: '', tokenIds: [3], toolCalls: [{ name: 'get_time', arguments: '{}', callIndex: 1 }] },
+    { type: 'finish', index: 0, reason: 'tool_calls' },
+  ];
+
+  it('translates tools, tool_choice, parallel_tool_calls, response_format and tool turns into the runtime request', async () => {
+    const { app, runtime } = setup();
+    const tools = [{ type: 'function', function: { name: 'get_weather', description: 'd', parameters: { type: 'object' } } }, { type: 'function', function: { name: 'now' } }];
+    const history = [
+      ...messages,
+      { role: 'assistant', content: null, reasoning_content: 'thinking', tool_calls: [{ id: 'call_a', type: 'function', function: { name: 'now', arguments: '{}' } }] },
+      { role: 'tool', tool_call_id: 'call_a', content: '12:00' },
+    ];
+    await postJson(app, '/v3/chat/completions', { model: 'chat', messages: history, tools, tool_choice: { type: 'function', function: { name: 'now' } }, parallel_tool_calls: false });
+    expect(runtime.calls.generate[0]).toMatchObject({
+      tools: [{ name: 'get_weather', description: 'd', parameters: { type: 'object' } }, { name: 'now', parameters: { type: 'object', properties: {} } }],
+      toolChoice: { name: 'now' },
+      parallelToolCalls: false,
+      prompts: [{ messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: '', reasoning: 'thinking', toolCalls: [{ id: 'call_a', name: 'now', arguments: '{}' }] }, { role: 'tool', content: '12:00', toolCallId: 'call_a' }] }],
+    });
+    await postJson(app, '/v3/chat/completions', { model: 'chat', messages, response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'integer' } } } });
+    expect(runtime.calls.generate[1]?.outputFormat).toEqual({ type: 'json_schema', schema: { type: 'integer' } });
+    await postJson(app, '/v3/chat/completions', { model: 'chat', messages, response_format: { type: 'json_object' }, tool_choice: 'required' });
+    expect(runtime.calls.generate[2]).toMatchObject({ outputFormat: { type: 'json' }, toolChoice: 'required' });
+  });
+
+  it('answers tool calls and reasoning: content null, call ids, finish_reason tool_calls', async () => {
+    const { app, runtime } = setup();
+    runtime.onGenerate = toolEvents;
+    const body = await readJson(await postJson(app, '/v3/chat/completions', { model: 'chat', messages }));
+    if (specsAvailable) expect(specErrors('openai', 'CreateChatCompletionResponse', body)).toEqual([]);
+    const choice = body.choices[0];
+    expect(choice.finish_reason).toBe('tool_calls');
+    expect(choice.message).toMatchObject({ role: 'assistant', content: null, reasoning_content: 'Need the weather.' });
+    expect(choice.message.tool_calls).toEqual([
+      { id: expect.stringMatching(/^call_[0-9a-f]{24}$/), type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+      { id: expect.stringMatching(/^call_[0-9a-f]{24}$/), type: 'function', function: { name: 'get_time', arguments: '{}' } },
+    ]);
+  });
+
+  it('streams reasoning deltas and tool calls as OpenAI does: id and name first, then the arguments', async () => {
+    const { app, runtime } = setup();
+    runtime.onGenerate = toolEvents;
+    const sse = await readSse(await postJson(app, '/v3/chat/completions', { model: 'chat', messages, stream: true }));
+    for (const f of sse.frames) if (specsAvailable) expect(specErrors('openai', 'CreateChatCompletionStreamResponse', f)).toEqual([]);
+    const deltas = sse.frames.map((f) => f.choices[0]?.delta);
+    expect(deltas).toEqual([
+      { role: 'assistant', content: '' },
+      { reasoning_content: 'Need the weather.' },
+      { tool_calls: [{ index: 0, id: expect.stringMatching(/^call_/), type: 'function', function: { name: 'get_weather', arguments: '' } }] },
+      { tool_calls: [{ index: 0, function: { arguments: '{"city":"Paris"}' } }] },
+      { tool_calls: [{ index: 1, id: expect.stringMatching(/^call_/), type: 'function', function: { name: 'get_time', arguments: '' } }] },
+      { tool_calls: [{ index: 1, function: { arguments: '{}' } }] },
+      {},
+    ]);
+    expect(sse.frames.at(-1)?.choices[0]?.finish_reason).toBe('tool_calls');
+  });
+
   it('include_usage: usage null on every chunk and one choices:[] usage chunk before [DONE]', async () => {
     const { app } = setup();
     const sse = await readSse(await postJson(app, '/v3/chat/completions', { model: 'chat', messages, stream: true, stream_options: { include_usage: true } }));
@@ -162,9 +222,13 @@ describe('POST /v3/chat/completions', () => {
     ['empty messages', { model: 'chat', messages: [] }, 'messages'],
     ['unknown role', { model: 'chat', messages: [{ role: 'robot', content: 'x' }] }, 'messages[0].role'],
     ['image part', { model: 'chat', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }, 'messages[0].content[0]'],
-    ['tool message', { model: 'chat', messages: [{ role: 'tool', content: 'x', tool_call_id: 'a' }] }, 'messages[0]'],
-    ['tools', { model: 'chat', messages, tools: [{ type: 'function', function: { name: 'f' } }] }, 'tools'],
-    ['json response_format', { model: 'chat', messages, response_format: { type: 'json_object' } }, 'response_format'],
+    ['a tool message without tool_call_id', { model: 'chat', messages: [{ role: 'tool', content: 'x' }] }, 'messages[0].tool_call_id'],
+    ['tool_calls on a user message', { model: 'chat', messages: [{ role: 'user', content: 'x', tool_calls: [{ id: 'a', type: 'function', function: { name: 'f', arguments: '{}' } }] }] }, 'messages[0].tool_calls'],
+    ['a tool with a bad name', { model: 'chat', messages, tools: [{ type: 'function', function: { name: 'no spaces' } }] }, 'tools[0].function.name'],
+    ['a tool that is not a function', { model: 'chat', messages, tools: [{ type: 'retrieval' }] }, 'tools[0].type'],
+    ['tool_choice of another kind', { model: 'chat', messages, tool_choice: 'sometimes' }, 'tool_choice'],
+    ['an unknown response_format', { model: 'chat', messages, response_format: { type: 'xml' } }, 'response_format.type'],
+    ['a json_schema without a name', { model: 'chat', messages, response_format: { type: 'json_schema', json_schema: { schema: {} } } }, 'response_format.json_schema.name'],
     ['temperature too high', { model: 'chat', messages, temperature: 3 }, 'temperature'],
     ['n zero', { model: 'chat', messages, n: 0 }, 'n'],
     ['five stops', { model: 'chat', messages, stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop'],

@@ -1,10 +1,10 @@
 // Runs a generation to the end and gathers each choice's text, token ids and finish reason.
-import type { Generation } from '../../runtime/index.ts';
+import type { FinishReason, Generation } from '../../runtime/index.ts';
 
 export interface Collected {
   text: string[];
   ids: number[][];
-  finish: Array<'stop' | 'length' | undefined>;
+  finish: Array<FinishReason | undefined>;
   logprobs: number[][];
 }
 
