@@ -212,7 +212,7 @@ describe('structured output and tool calls through the openai client', () => {
   });
 
   it('streamed tool calls: id and name first, then arguments; they reassemble to the unary answer', async () => {
-    const request = { model: 'tiny-chat', messages, tools: TOOLS, tool_choice: 'required' as const, seed: 11, temperature: 1, max_tokens: 300 };
+    const request = { model: 'tiny-chat', messages, tools: TOOLS, tool_choice: 'required' as const, parallel_tool_calls: false, seed: 11, temperature: 1, max_tokens: 300 };
     const unary = await client.chat.completions.create(request);
     const stream = await client.chat.completions.create({ ...request, stream: true });
     const calls: Array<{ id: string; name: string; arguments: string }> = [];

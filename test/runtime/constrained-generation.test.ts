@@ -38,4 +38,14 @@ describe('constrained decoding in continuous batches', () => {
     expect(out.ids[0]!.length).toBeLessThan(200);
     expect(JSON.parse(out.text[0] ?? '')).toBeTypeOf('object');
   });
+
+  it('a forced tool call is written compactly: no free whitespace inside its arguments', async () => {
+    const tools = [{ name: 'set', parameters: { type: 'object', properties: { a: { type: 'integer', minimum: 0, maximum: 9 }, b: { enum: ['x', 'y'] } }, required: ['a', 'b'] } }];
+    for (const seed of [1, 2, 3, 4]) {
+      const out = await collect(runtime.generate({ ...constrained, outputFormat: undefined, tools, toolChoice: 'required', parallelToolCalls: false, temperature: 1, seed }));
+      expect(out.finish[0]).toBe('tool_calls');
+      const raw = await runtime.detokenize({ model: 'chat', ids: out.ids[0] as number[] });
+      expect(raw).toMatch(/^<tool_call>\n\{"name": "set", "arguments": \{"a": \d, "b": "[xy]"\}\}\n<\/tool_call>(<\|im_end\|>)?$/);
+    }
+  });
 });

@@ -10,13 +10,14 @@ import * as nodePath from 'node:path';
 import * as nodeUrl from 'node:url';
 import vm from 'node:vm';
 import { RuntimeError } from '../../errors.ts';
-import type { CompiledGrammar, GrammarEngine, GrammarMatcher, GrammarSpec, GrammarVocabulary } from './grammar.ts';
+import type { CompiledGrammar, GrammarEngine, GrammarMatcher, GrammarSpec, GrammarVocabulary, TagFormat } from './grammar.ts';
 
 const PACKAGE = '@mlc-ai/web-xgrammar';
 const DYNAMIC_IMPORT = "await import('module')";
 
 /** The parts of the bundle's API used here (see its lib/xgrammar.d.ts). */
 interface XgModule {
+  Testings: { _jsonSchemaToEBNF(schema: string, anyWhitespace: boolean, indent: number, separators: [string, string], strict: boolean): Promise<string> };
   TokenizerInfo: { createTokenizerInfo(vocab: string[], kind: string, prependSpace: boolean, size: number, stops: number[]): Promise<unknown> };
   GrammarCompiler: { createGrammarCompiler(info: unknown, cache: boolean): Promise<XgCompiler> };
   GrammarMatcher: { createGrammarMatcher(compiled: XgCompiled): Promise<XgMatcher> };
@@ -84,7 +85,7 @@ export function createXgrammarEngine(vocabulary: GrammarVocabulary, stopIds: rea
       // Compact JSON (no free whitespace): a model cannot pad an answer with blanks forever.
       if (spec.kind === 'json') return await compiler.compileBuiltinJSONGrammar();
       if (spec.kind === 'json_schema') return await compiler.compileJSONSchema(JSON.stringify(spec.schema), false, -1, [', ', ': '], true);
-      return await compiler.compileStructuralTag({ type: 'structural_tag', format: spec.format });
+      return await compiler.compileStructuralTag({ type: 'structural_tag', format: await compactJson(spec.format, (await start()).xg) });
     } catch (err) {
       // An abort inside the WASM module (it aborts on some schemas) leaves it unusable: start anew.
       if (/Aborted\(/.test(String((err as Error).message))) {
@@ -112,6 +113,21 @@ export function createXgrammarEngine(vocabulary: GrammarVocabulary, stopIds: rea
       return { matcher: async () => wrapMatcher(await xg.GrammarMatcher.createGrammarMatcher(ready), vocabulary.tokens.length) } satisfies CompiledGrammar;
     },
   };
+}
+
+/**
+ * The structural-tag compiler lets any whitespace into JSON-schema content (measured: tabs and
+ * newlines between every key and value). Each such part becomes a grammar of the compact form
+ * the json_schema path uses, so tool-call arguments cannot be padded without end either.
+ */
+async function compactJson(format: TagFormat, xg: XgModule): Promise<unknown> {
+  if (format.type === 'json_schema') {
+    return { type: 'grammar', grammar: await xg.Testings._jsonSchemaToEBNF(JSON.stringify(format.json_schema), false, -1, [', ', ': '], true) };
+  }
+  if (format.type === 'tag') return { ...format, content: await compactJson(format.content, xg) };
+  if (format.type === 'sequence' || format.type === 'or') return { ...format, elements: await Promise.all(format.elements.map((e) => compactJson(e, xg))) };
+  if (format.type === 'triggered_tags' || format.type === 'tags_with_separator') return { ...format, tags: await Promise.all(format.tags.map((t) => compactJson(t, xg))) };
+  return format;
 }
 
 /** Frees a matcher's WASM memory when a sequence that never finished is collected. */
