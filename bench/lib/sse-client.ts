@@ -1,4 +1,4 @@
-// A streaming completions client for benchmarks: records time to first text, time per output
+// A streaming completions / chat client for benchmarks: records time to first text, time per output
 // token and the usage the server reports.
 import { Agent, request } from 'node:http';
 
@@ -37,9 +37,9 @@ export function createStreamPoster(baseUrl: string, sockets: number) {
               const frame = buffered.slice(0, end);
               buffered = buffered.slice(end + 2);
               if (!frame.startsWith('data: ') || frame === 'data: [DONE]') continue;
-              const data = JSON.parse(frame.slice(6)) as { choices: Array<{ text?: string }>; usage?: { completion_tokens: number } };
+              const data = JSON.parse(frame.slice(6)) as { choices: Array<{ text?: string; delta?: { content?: string } }>; usage?: { completion_tokens: number } };
               if (data.usage) completionTokens = data.usage.completion_tokens;
-              if (data.choices[0]?.text) {
+              if (data.choices[0]?.text || data.choices[0]?.delta?.content) {
                 const now = performance.now();
                 if (textChunks === 0) first = now;
                 last = now;
