@@ -7,6 +7,7 @@ import type { ModelTask, Runtime } from '../runtime/index.ts';
 import { createChatCompletionsApp } from './chat-completions/index.ts';
 import { createCompletionsApp } from './completions/index.ts';
 import { createEmbeddingsApp } from './embeddings/index.ts';
+import { createMessagesApp } from './messages/index.ts';
 import { createHealthApp } from './health/index.ts';
 import { createModelsApp } from './models/index.ts';
 import { createOipApp } from './oip/index.ts';
@@ -47,6 +48,8 @@ export const ROUTES = {
   chat: { tasks: ['text-generation'], mounts: [...OPENAI, PER_MODEL], create: (runtime, { sse }) => createChatCompletionsApp(runtime, sse) },
   completions: { tasks: ['text-generation'], mounts: [...OPENAI, PER_MODEL], create: (runtime, { sse }) => createCompletionsApp(runtime, sse) },
   embeddings: { tasks: ['embeddings'], mounts: [...OPENAI, PER_MODEL], create: (runtime) => createEmbeddingsApp(runtime) },
+  // Anthropic's Messages API: its SDKs append /v1/messages to their base URL, which may be .../v3.
+  messages: { tasks: ['text-generation'], mounts: [...OPENAI, { prefix: '/v3/v1' }], create: (runtime, { sse }) => createMessagesApp(runtime, sse) },
   rerank: {
     tasks: ['rerank'],
     // Cohere SDKs append /v1/rerank or /v2/rerank to their base URL, often set to .../v3.

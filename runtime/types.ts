@@ -146,7 +146,7 @@ export type GenerationEvent =
       reasoning?: string;
       toolCalls?: Array<ToolCall & { callIndex: number }>;
     }
-  | { type: 'finish'; index: number; reason: FinishReason };
+  | { type: 'finish'; index: number; reason: FinishReason; stopSequence?: string };
 
 export interface Generation extends AsyncIterable<GenerationEvent> {
   /** Prompt tokens, each prompt counted once. */
@@ -165,6 +165,8 @@ export interface TokenizeRequest {
   addSpecialTokens?: boolean;
   /** Chat only: open the assistant's turn (default true). */
   addGenerationPrompt?: boolean;
+  /** Chat only: tools the template renders into the prompt. */
+  tools?: ToolDefinition[];
 }
 
 export interface TokenizeResult {

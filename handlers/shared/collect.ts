@@ -8,13 +8,18 @@ export interface ChoiceResult {
   toolCalls: ToolCall[];
   tokens: GeneratedToken[];
   finishReason: FinishReason;
+  /** The stop string that ended the choice, when one did. */
+  stopSequence?: string;
 }
 
 export async function collectChoices(generation: Generation): Promise<ChoiceResult[]> {
   const choices: ChoiceResult[] = Array.from({ length: generation.choices }, () => ({ text: '', reasoning: '', toolCalls: [], tokens: [], finishReason: 'length' }));
   for await (const event of generation) {
     const choice = choices[event.index] as ChoiceResult;
-    if (event.type === 'finish') choice.finishReason = event.reason;
+    if (event.type === 'finish') {
+      choice.finishReason = event.reason;
+      if (event.stopSequence !== undefined) choice.stopSequence = event.stopSequence;
+    }
     else {
       choice.text += event.text;
       if (event.reasoning) choice.reasoning += event.reasoning;

@@ -1,4 +1,5 @@
-// The one error table: runtime error kinds and HTTP faults -> status + OpenAI (or Cohere) envelope.
+// The one error table: runtime error kinds and HTTP faults -> status + the envelope of the API
+// the client speaks (OpenAI, Cohere, Open Inference Protocol, Anthropic).
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
@@ -30,13 +31,21 @@ const TABLE: Record<RuntimeErrorKind, ErrorRow> = {
 
 /**
  * Which API's clients read the body: OpenAI's `{"error": {...}}`; Cohere SDKs also read a
- * top-level `message`; the Open Inference Protocol's body is `{"error": "<message>"}`.
+ * top-level `message`; the Open Inference Protocol's body is `{"error": "<message>"}`;
+ * Anthropic's is `{"type": "error", "error": {"type", "message"}}`.
  */
-export type ErrorFlavor = 'openai' | 'cohere' | 'oip';
+export type ErrorFlavor = 'openai' | 'cohere' | 'oip' | 'anthropic';
+
+/** Anthropic's error types, by status (its API reference's table). */
+function anthropicType(status: number): string {
+  const named: Record<number, string> = { 401: 'authentication_error', 403: 'permission_error', 404: 'not_found_error', 413: 'request_too_large', 429: 'rate_limit_error', 503: 'overloaded_error', 529: 'overloaded_error' };
+  return named[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
+}
 
 /** The envelope for answers given before a route is chosen (body limit, host check, 404). */
 export const flavorOf = (path: string): ErrorFlavor => {
   if (/\/rerank$/.test(path)) return 'cohere';
+  if (/\/messages(\/count_tokens)?$/.test(path)) return 'anthropic';
   // OIP's own paths; the OpenAI routes mounted under /v2/models/{m}/infer/... keep OpenAI's envelope.
   if (/^\/v2(\/|$)/.test(path) && !/\/infer\/./.test(path)) return 'oip';
   return 'openai';
@@ -45,7 +54,7 @@ export const flavorOf = (path: string): ErrorFlavor => {
 export interface WireError {
   status: ContentfulStatusCode;
   headers: Record<string, string>;
-  body: { error: { message: string; type: string; param: string | null; code: string | null }; message?: string } | { error: string };
+  body: { error: { message: string; type: string; param: string | null; code: string | null }; message?: string } | { error: string } | { type: 'error'; error: { type: string; message: string } };
 }
 
 /** Runtime field names are camelCase; the wire's are snake_case. */
@@ -72,6 +81,11 @@ export function toWireError(err: unknown, flavor: ErrorFlavor = 'openai'): WireE
     message = 'The server had an error while processing your request.';
   }
   if (flavor === 'oip') return { status: row.status, headers, body: { error: message } };
+  if (flavor === 'anthropic') {
+    // Anthropic's envelope has no param field: the message names the field instead.
+    const named = param !== null && !message.includes(param) ? `${param}: ${message}` : message;
+    return { status: row.status, headers, body: { type: 'error', error: { type: anthropicType(row.status), message: named } } };
+  }
   const body: WireError['body'] = { error: { message, type: row.type, param, code: row.code } };
   if (flavor === 'cohere') body.message = message;
   return { status: row.status, headers, body };

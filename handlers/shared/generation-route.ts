@@ -6,7 +6,7 @@ import type { GenerateRequest, Generation, Runtime } from '../../runtime/index.t
 import { collectChoices, type ChoiceResult } from './collect.ts';
 import { withWireParams } from './errors.ts';
 import { SYSTEM_FINGERPRINT } from './generation-params.ts';
-import { sseResponse, type SseOptions, type SseWriter } from './sse.ts';
+import { sseResponse, type SseEnding, type SseOptions, type SseWriter } from './sse.ts';
 
 export interface ResponseHeader {
   id: string;
@@ -31,6 +31,8 @@ export interface GenerationAnswer {
   streamed: (generation: Generation, out: SseWriter) => Promise<void>;
   /** Runtime field -> the wire field this request used, for error params. */
   wireParams: Readonly<Record<string, string>>;
+  /** How the stream ends and names its errors (default OpenAI's: `[DONE]`, OpenAI's envelope). */
+  ending?: SseEnding;
 }
 
 /**
@@ -53,5 +55,5 @@ export async function answerGeneration(c: Context, runtime: Runtime, sse: SseOpt
   } finally {
     c.req.raw.signal.removeEventListener('abort', left);
   }
-  return sseResponse(c, sse, cancel, (out) => answer.streamed(generation, out));
+  return sseResponse(c, sse, cancel, (out) => answer.streamed(generation, out), answer.ending);
 }

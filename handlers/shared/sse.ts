@@ -13,6 +13,15 @@ export const DEFAULT_SSE: SseOptions = { keepAliveMs: 15_000 };
 
 export interface SseWriter {
   send(data: unknown): void;
+  /** A named event (`event: <name>` then its data), as the Responses and Anthropic streams send. */
+  sendEvent(name: string, data: unknown): void;
+}
+
+/** How a stream ends: OpenAI's `[DONE]` marker or none; errors in the API's envelope, as a named event where the API names them. */
+export interface SseEnding {
+  done: string | null;
+  flavor: ErrorFlavor;
+  errorEvent?: string;
 }
 
 const encoder = new TextEncoder();
@@ -28,7 +37,7 @@ export function sseResponse(
   options: SseOptions,
   cancel: AbortController,
   produce: (writer: SseWriter) => Promise<void>,
-  ending: { done: string | null; flavor: ErrorFlavor } = { done: '[DONE]', flavor: 'openai' },
+  ending: SseEnding = { done: '[DONE]', flavor: 'openai' },
 ): Response {
   const abort = () => cancel.abort();
   const request = c.req.raw.signal;
@@ -58,6 +67,10 @@ export function sseResponse(
           write(`data: ${JSON.stringify(data)}\n\n`);
           keepAlive();
         },
+        sendEvent(name, data) {
+          write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+          keepAlive();
+        },
       };
       produce(writer)
         .then(
@@ -65,7 +78,7 @@ export function sseResponse(
             if (ending.done !== null) write(`data: ${ending.done}\n\n`);
           },
           (err: unknown) => {
-            if (!cancel.signal.aborted) write(`data: ${JSON.stringify(toWireError(err, ending.flavor).body)}\n\n`);
+            if (!cancel.signal.aborted) write(`${ending.errorEvent ? `event: ${ending.errorEvent}\n` : ''}data: ${JSON.stringify(toWireError(err, ending.flavor).body)}\n\n`);
           },
         )
         .finally(() => {

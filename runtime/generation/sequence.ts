@@ -35,6 +35,8 @@ export interface StepOutput {
   text: string;
   logprob: { logprob: number; top: TokenLogprob[] } | undefined;
   finish: FinishReason | undefined;
+  /** The stop string that ended the sequence, when one did. */
+  stopString?: string;
 }
 
 export interface Sequence {
@@ -101,20 +103,21 @@ export function createSequence(o: SequenceOptions): Sequence {
       seen.add(token);
 
       let text = '';
+      let stopString: string | undefined;
       if (o.eosIds.has(token) && (!o.ignoreEos || o.constraint)) {
         finished = 'stop';
         text = flushPending();
       } else {
         const matched = stopMatcher.push(detokenizer.push(token));
         text = matched.emit;
-        if (matched.stopped) finished = 'stop';
+        if (matched.stopped) (finished = 'stop'), (stopString = matched.matched);
         else if (generated.length >= o.maxTokens) {
           finished = 'length';
           text += flushPending();
         }
       }
       if (finished) o.constraint?.release();
-      return { token, text, logprob, finish: finished };
+      return { token, text, logprob, finish: finished, ...(stopString === undefined ? {} : { stopString }) };
     },
   };
 }

@@ -2,8 +2,8 @@
 // so a stop string never leaks, even when it spans several tokens.
 
 export interface StopMatcher {
-  /** Adds decoded text; returns what is safe to emit and whether a stop string ended it. */
-  push(text: string): { emit: string; stopped: boolean };
+  /** Adds decoded text; returns what is safe to emit and whether (and which) stop string ended it. */
+  push(text: string): { emit: string; stopped: boolean; matched?: string };
   /** At the end of generation: whatever was held back. */
   flush(): string;
 }
@@ -16,14 +16,15 @@ export function createStopMatcher(stops: readonly string[]): StopMatcher {
       if (active.length === 0) return { emit: text, stopped: false };
       held += text;
       let first = -1;
+      let matched = '';
       for (const stop of active) {
         const at = held.indexOf(stop);
-        if (at >= 0 && (first < 0 || at < first)) first = at;
+        if (at >= 0 && (first < 0 || at < first)) (first = at), (matched = stop);
       }
       if (first >= 0) {
         const emit = held.slice(0, first);
         held = '';
-        return { emit, stopped: true };
+        return { emit, stopped: true, matched };
       }
       // Hold back the longest tail that is a prefix of some stop string.
       let keep = 0;

@@ -216,7 +216,10 @@ export function createGenerator(entry: ModelEntry, manifest: ModelManifest, sess
             ...(split.reasoning !== '' ? { reasoning: split.reasoning } : {}),
             ...(toolCalls.length > 0 ? { toolCalls } : {}),
           });
-          if (out.finish) emit(seq, { type: 'finish', index: choiceOf(seq), reason: out.finish === 'stop' && (callsMade[seq] as number) > 0 ? 'tool_calls' : out.finish });
+          if (out.finish) {
+            const reason = out.finish === 'stop' && (callsMade[seq] as number) > 0 ? 'tool_calls' : out.finish;
+            emit(seq, { type: 'finish', index: choiceOf(seq), reason, ...(out.stopString === undefined ? {} : { stopSequence: out.stopString }) });
+          }
         },
         onDone() {
           if (ranking) {

@@ -20,7 +20,7 @@ export function createTextCodec(manifest: ModelManifest, tokenizer: Tokenizer): 
       let text: string;
       if ('messages' in request.input) {
         if (!template) throw new RuntimeError('invalid_request', 'This model has no chat template; tokenize a prompt instead.', { param: 'messages' });
-        text = template(request.input.messages, { addGenerationPrompt: request.addGenerationPrompt ?? true });
+        text = template(request.input.messages, { addGenerationPrompt: request.addGenerationPrompt ?? true, ...(request.tools ? { tools: request.tools } : {}) });
       } else text = request.input.text;
       if (text.length > maxChars) {
         throw new RuntimeError('context_length_exceeded', `The text is ${text.length} characters, more than this model (${manifest.maxLength} tokens) could ever read.`, { param: 'prompt' });
