@@ -12,6 +12,7 @@ import { createHealthApp } from './health/index.ts';
 import { createModelsApp } from './models/index.ts';
 import { createOipApp } from './oip/index.ts';
 import { createRerankApp } from './rerank/index.ts';
+import { createResponsesApp } from './responses/index.ts';
 import { createTokenizeApp } from './tokenize/index.ts';
 import { cors } from 'hono/cors';
 import { apiKeyAuth } from './shared/auth.ts';
@@ -47,6 +48,7 @@ const PER_MODEL: Mount = { prefix: '/v2/models/:model/infer' };
 export const ROUTES = {
   chat: { tasks: ['text-generation'], mounts: [...OPENAI, PER_MODEL], create: (runtime, { sse }) => createChatCompletionsApp(runtime, sse) },
   completions: { tasks: ['text-generation'], mounts: [...OPENAI, PER_MODEL], create: (runtime, { sse }) => createCompletionsApp(runtime, sse) },
+  responses: { tasks: ['text-generation'], mounts: [...OPENAI, PER_MODEL], create: (runtime, { sse }) => createResponsesApp(runtime, sse) },
   embeddings: { tasks: ['embeddings'], mounts: [...OPENAI, PER_MODEL], create: (runtime) => createEmbeddingsApp(runtime) },
   // Anthropic's Messages API: its SDKs append /v1/messages to their base URL, which may be .../v3.
   messages: { tasks: ['text-generation'], mounts: [...OPENAI, { prefix: '/v3/v1' }], create: (runtime, { sse }) => createMessagesApp(runtime, sse) },

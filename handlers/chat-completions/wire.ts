@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { RuntimeError, type ChatMessage, type FinishReason, type GeneratedToken, type GenerateRequest, type OutputFormat, type ToolCall, type ToolChoice } from '../../runtime/index.ts';
 import type { ChoiceResult } from '../shared/collect.ts';
 import { envelope, type ResponseHeader } from '../shared/generation-route.ts';
-import { wireObject, looseWireObject, integerBetween } from '../shared/schemas.ts';
+import { FunctionName, integerBetween, JsonSchemaObject, looseWireObject, wireObject } from '../shared/schemas.ts';
 import { rejectUnsupported, samplingFields, samplingFromWire, unsupportedFields, usageToWire, wireLogprob } from '../shared/generation-params.ts';
 
 const ContentPart = looseWireObject({ type: v.string() });
@@ -24,9 +24,6 @@ const Message = looseWireObject({
   reasoning: v.nullish(v.string()),
 });
 
-// OpenAI's rule for function names.
-const FunctionName = v.pipe(v.string(), v.regex(/^[a-zA-Z0-9_-]{1,64}$/, 'function names are 1-64 letters, digits, underscores or dashes'));
-const JsonSchemaObject = v.custom<Record<string, unknown>>((x) => typeof x === 'object' && x !== null && !Array.isArray(x), 'must be a JSON schema object');
 const Tool = wireObject({
   type: v.literal('function', "tools[].type must be 'function'"),
   function: wireObject({

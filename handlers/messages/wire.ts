@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import * as v from 'valibot';
 import { RuntimeError, type ChatMessage, type FinishReason, type GenerateRequest, type ToolCall, type ToolChoice, type ToolDefinition } from '../../runtime/index.ts';
 import type { ChoiceResult } from '../shared/collect.ts';
-import { finiteBetween, integerBetween, looseWireObject, wireObject } from '../shared/schemas.ts';
+import { finiteBetween, integerBetween, JsonSchemaObject, looseWireObject, wireObject } from '../shared/schemas.ts';
 
 const CacheControl = v.optional(v.unknown());
 const TextBlock = looseWireObject({ type: v.literal('text'), text: v.string(), cache_control: CacheControl });
@@ -26,7 +26,6 @@ const Message = wireObject({
   content: v.union([v.string(), v.array(Block)], 'content must be a string or a list of content blocks'),
 });
 
-const JsonSchemaObject = v.custom<Record<string, unknown>>((x) => typeof x === 'object' && x !== null && !Array.isArray(x), 'must be a JSON schema object');
 const Tool = wireObject({
   type: v.optional(v.literal('custom', "only custom tools (with an input_schema) are supported; server tools are not")),
   name: v.pipe(v.string(), v.regex(/^[a-zA-Z0-9_-]{1,128}$/, 'tool names are 1-128 letters, digits, underscores or dashes')),

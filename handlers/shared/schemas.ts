@@ -34,3 +34,9 @@ export function tokenIdMap(min: number, max: number, maxEntries = 1024) {
     return keys.every((k) => /^\d{1,9}$/.test(k) && typeof x[k] === 'number' && Number.isFinite(x[k]) && (x[k] as number) >= min && (x[k] as number) <= max);
   }, `must be an object of at most ${maxEntries} token ids (as strings) to numbers in [${min}, ${max}]`);
 }
+
+/** OpenAI's rule for function (and json_schema) names. */
+export const FunctionName = v.pipe(v.string(), v.regex(/^[a-zA-Z0-9_-]{1,64}$/, 'function names are 1-64 letters, digits, underscores or dashes'));
+
+/** A JSON schema given as an object (its content is checked where it is compiled). */
+export const JsonSchemaObject = v.custom<Record<string, unknown>>(isRecord, 'must be a JSON schema object');
