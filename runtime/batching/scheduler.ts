@@ -173,7 +173,10 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
   /** Decode: every running sequence advances one token in one run. */
   async function decode(): Promise<void> {
     const rows = running.length;
-    const logits = await session.decode(running.map((e) => e.sequence.generated.at(-1) as number));
+    const pending = session.decode(running.map((e) => e.sequence.generated.at(-1) as number));
+    // The model runs in the inference worker: meanwhile the sequences get ready for their logits.
+    for (const e of running) e.sequence.prepare();
+    const logits = await pending;
     stats.steps++;
     stats.largestDecodeBatch = Math.max(stats.largestDecodeBatch, rows);
     const vocab = logits.length / rows;

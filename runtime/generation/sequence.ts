@@ -49,6 +49,8 @@ export interface Sequence {
   readonly finished: FinishReason | undefined;
   /** Consumes the logits row for this sequence's next position (the row may be modified). */
   step(logits: Float32Array): StepOutput;
+  /** Work for the next step that does not need its logits (a grammar mask), done while the model runs. */
+  prepare(): void;
 }
 
 export function createSequence(o: SequenceOptions): Sequence {
@@ -79,6 +81,9 @@ export function createSequence(o: SequenceOptions): Sequence {
     },
     get finished() {
       return finished;
+    },
+    prepare() {
+      if (!finished) o.constraint?.prepare(generated);
     },
     step(logits) {
       // The model's own most likely token: what is chosen if the processors leave no token at all.

@@ -50,6 +50,11 @@ export interface GrammarEngine {
 export interface LogitsConstraint {
   /** Masks (to -Infinity) every logit the grammar does not allow after the sequence's tokens. */
   apply(logits: Float32Array, sequence: SequenceView): void;
+  /**
+   * Computes the mask for the sequence's next position ahead of its logits (while the model runs
+   * in the inference worker), so apply() only writes it.
+   */
+  prepare(generated: readonly number[]): void;
   /** Frees the matcher (the sequence has finished). */
   release(): void;
 }
@@ -60,12 +65,22 @@ export interface LogitsConstraint {
  */
 export function grammarConstraint(matcher: GrammarMatcher): LogitsConstraint {
   let accepted = 0;
+  /** The mask for the position after `accepted` tokens, once computed. */
+  let mask: Int32Array | undefined;
+  const maskAfter = (tokens: readonly number[]) => {
+    // A token the grammar refused leaves the matcher where it was; the mask then still holds.
+    while (accepted < tokens.length) {
+      matcher.accept(tokens[accepted++] as number);
+      mask = undefined;
+    }
+    return (mask ??= matcher.allowed());
+  };
   return {
     apply(logits, sequence) {
-      const tokens = sequence.generated;
-      // A token the grammar refused leaves the matcher where it was; the mask then still holds.
-      while (accepted < tokens.length) matcher.accept(tokens[accepted++] as number);
-      maskLogits(logits, matcher.allowed());
+      maskLogits(logits, maskAfter(sequence.generated));
+    },
+    prepare(generated) {
+      maskAfter(generated);
     },
     release: () => matcher.dispose(),
   };
