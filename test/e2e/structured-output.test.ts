@@ -159,6 +159,33 @@ describe('structured output and tool calls through the openai client', () => {
     expect(JSON.parse(after.choices[0]!.message.content ?? '')).toEqual({ ok: expect.any(Boolean) });
   });
 
+  it("schemas the engine itself rejects are a 400 with its reason, and a constrained stream running meanwhile is unharmed", async () => {
+    const running = client.chat.completions.create({ model: 'tiny-chat', messages, n: 4, seed: 3, temperature: 1, max_tokens: 400, response_format: schemaFormat(WEATHER) });
+    for (const [schema, reason] of [
+      [{ type: 'array', minItems: 5, maxItems: 2 }, 'minItems is greater than maxItems'],
+      [{ type: 'string', pattern: '(' }, 'The parenthesis is not closed'],
+      [{ type: 'integer', minimum: 5, maximum: 2 }, 'minimum greater than maximum'],
+      [{ type: 'foo' }, 'Unsupported type'],
+    ] as const) {
+      const err = await client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 5, response_format: schemaFormat({ type: 'object', properties: { x: schema } }) }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+      const error = (err as InstanceType<typeof OpenAI.BadRequestError>).error as { message: string; param: string };
+      expect(error.param).toBe('response_format');
+      expect(error.message).toContain(reason);
+    }
+    const validate = ajv.compile(WEATHER);
+    for (const c of (await running).choices) expect(validate(JSON.parse(c.message.content ?? ''))).toBe(true);
+  });
+
+  it('a schema too large to compile without stalling the server is a 400 naming response_format', async () => {
+    const properties = Object.fromEntries(Array.from({ length: 700 }, (_, i) => [`field_number_${i}`, { type: 'integer', minimum: 0, maximum: 9 }]));
+    const err = await client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 5, response_format: schemaFormat({ type: 'object', properties }) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    const error = (err as InstanceType<typeof OpenAI.BadRequestError>).error as { message: string; param: string };
+    expect(error.param).toBe('response_format');
+    expect(error.message).toMatch(/at most 32768/);
+  });
+
   it('chat.completions.parse with a JSON schema gives the parsed object', async () => {
     const r = await client.chat.completions.parse({ model: 'tiny-chat', messages, seed: 3, temperature: 1, max_tokens: 400, response_format: schemaFormat(WEATHER) });
     const parsed = r.choices[0]!.message.parsed;

@@ -4,7 +4,8 @@
 //
 // The package ships a UMD bundle under "type": "module", which Node cannot import as it is.
 // It is evaluated here as the CommonJS script it is, given the four Node built-ins it asks for.
-// Its one dynamic `import('module')` is routed to the same table, since vm scripts cannot import.
+// Its one dynamic `import('module')` is routed to the same table, since vm scripts cannot import,
+// and its Emscripten module gets a printErr, so the reason it gives for an abort reaches the client.
 import * as nodeFs from 'node:fs';
 import * as nodePath from 'node:path';
 import * as nodeUrl from 'node:url';
@@ -14,6 +15,7 @@ import type { CompiledGrammar, GrammarEngine, GrammarMatcher, GrammarSpec, Gramm
 
 const PACKAGE = '@mlc-ai/web-xgrammar';
 const DYNAMIC_IMPORT = "await import('module')";
+const INSTANTIATE = 'binding = await Module()';
 
 /** The parts of the bundle's API used here (see its lib/xgrammar.d.ts). */
 interface XgModule {
@@ -44,22 +46,28 @@ interface XgMatcher {
 }
 
 /** A fresh instance of the bundle (a WASM abort leaves an instance unusable, so it can be replaced). */
-function loadBundle(): XgModule {
+function loadBundle(printErr: (text: string) => void): XgModule {
   const file = nodeUrl.fileURLToPath(import.meta.resolve(PACKAGE));
   const source = nodeFs.readFileSync(file, 'utf8');
-  if (source.split(DYNAMIC_IMPORT).length !== 2) throw new Error(`${PACKAGE}: the bundle no longer has the one dynamic import this loader routes`);
+  for (const anchor of [DYNAMIC_IMPORT, INSTANTIATE]) {
+    if (source.split(anchor).length !== 2) throw new Error(`${PACKAGE}: the bundle no longer has the one '${anchor}' this loader adapts`);
+  }
   const builtins: Record<string, unknown> = { fs: nodeFs, path: nodePath, url: nodeUrl };
   const requireBuiltin = (name: string) => {
     if (!(name in builtins)) throw new Error(`${PACKAGE} asked for '${name}', which this loader does not provide`);
     return builtins[name];
   };
   builtins.module = { createRequire: () => requireBuiltin };
-  const wrapped = `(function (exports, require, module, __filename, __dirname, __builtin) {${source.replace(DYNAMIC_IMPORT, "__builtin('module')")}\n})`;
+  const adapted = source.replace(DYNAMIC_IMPORT, "__builtin('module')").replace(INSTANTIATE, 'binding = await Module({ printErr: __printErr })');
+  const wrapped = `(function (exports, require, module, __filename, __dirname, __builtin, __printErr) {${adapted}\n})`;
   const factory = vm.runInThisContext(wrapped, { filename: file }) as (...args: unknown[]) => void;
   const module = { exports: {} as XgModule };
-  factory(module.exports, requireBuiltin, module, file, nodePath.dirname(file), requireBuiltin);
+  factory(module.exports, requireBuiltin, module, file, nodePath.dirname(file), requireBuiltin, printErr);
   return module.exports;
 }
+
+/** An instance is replaced after this many aborts (measured: it keeps compiling and matching after one). */
+const MAX_ABORTS = 32;
 
 /** Compiled grammars kept per engine (by spec), least recently used out first. */
 const COMPILED_CACHE = 64;
@@ -71,28 +79,35 @@ const COMPILED_CACHE = 64;
 export function createXgrammarEngine(vocabulary: GrammarVocabulary, stopIds: readonly number[]): GrammarEngine {
   let instance: Promise<{ xg: XgModule; compiler: XgCompiler }> | undefined;
   const cache = new Map<string, Promise<XgCompiled>>();
+  /** What the engine printed on stderr since the current compile began ("[FATAL] file:line: reason"). */
+  let said: string[] = [];
 
   const start = () =>
     (instance ??= (async () => {
-      const xg = loadBundle();
+      const xg = loadBundle((text) => void said.push(text));
       const info = await xg.TokenizerInfo.createTokenizerInfo(vocabulary.tokens, vocabulary.kind, false, vocabulary.tokens.length, [...stopIds]);
       return { xg, compiler: await xg.GrammarCompiler.createGrammarCompiler(info, true) };
     })());
 
+  /** Aborts of the current instance: each leaks what the aborted call held, so it is replaced after a few. */
+  let aborts = 0;
+
   async function compileNew(spec: GrammarSpec): Promise<XgCompiled> {
-    const { compiler } = await start();
+    const { compiler, xg } = await start();
+    said = [];
     try {
       // Compact JSON (no free whitespace): a model cannot pad an answer with blanks forever.
       if (spec.kind === 'json') return await compiler.compileBuiltinJSONGrammar();
       if (spec.kind === 'json_schema') return await compiler.compileJSONSchema(JSON.stringify(spec.schema), false, -1, [', ', ': '], true);
-      return await compiler.compileStructuralTag({ type: 'structural_tag', format: await compactJson(spec.format, (await start()).xg) });
+      return await compiler.compileStructuralTag({ type: 'structural_tag', format: await compactJson(spec.format, xg) });
     } catch (err) {
-      // An abort inside the WASM module (it aborts on some schemas) leaves it unusable: start anew.
-      if (/Aborted\(/.test(String((err as Error).message))) {
+      if (/Aborted\(/.test(String((err as Error).message)) && ++aborts >= MAX_ABORTS) {
         instance = undefined;
         cache.clear();
+        aborts = 0;
       }
-      throw new RuntimeError('invalid_request', `The grammar engine cannot compile this ${spec.kind === 'structural_tag' ? 'tool schema' : 'schema'}: ${(err as Error).message}`, { param: spec.param });
+      const reason = said.map((line) => /\[FATAL\][^:]*:\d+: (.*)/.exec(line)?.[1]).find((r) => r !== undefined) ?? (err as Error).message;
+      throw new RuntimeError('invalid_request', `The grammar engine cannot compile this ${spec.kind === 'structural_tag' ? 'tool schema' : 'schema'}: ${reason}`, { param: spec.param });
     }
   }
 
