@@ -1,4 +1,5 @@
-// Loads one configured model: manifest, tokenizer, backend, and the task object that serves it.
+// Loading pieces the task registry composes: a model's backend, its text side (manifest,
+// tokenizer, codec) and the decoder session a generation model runs on.
 import { selectBackend } from './backends/select.ts';
 import type { Backend, DecoderSession } from './backends/backend.ts';
 import { createOwnedKvSession, ownedKvDecoderOf } from './backends/owned-kv-session.ts';
@@ -6,22 +7,40 @@ import { createStatefulSession } from './backends/openvino-stateful-session.ts';
 import { createOptimumSession, optimumDecoderOf } from './backends/optimum-session.ts';
 import type { ModelEntry } from './config.ts';
 import { readManifest, type ModelManifest } from './manifest.ts';
-import { createEmbedder, type Embedder } from './tasks/embed.ts';
-import { createGenerator, type Generator } from './tasks/generate.ts';
-import { createReranker, type Reranker } from './tasks/rerank.ts';
-import { createTensorModel, type TensorModel } from './tasks/tensor.ts';
 import { createTextCodec, type TextCodec } from './tasks/tokenize.ts';
-import { createTokenizer } from './tokenizer.ts';
-import type { ModelInfo } from './types.ts';
+import { createTokenizer, type Tokenizer } from './tokenizer.ts';
 
-export type LoadedModel =
-  | { info: ModelInfo; backend: Backend; text: TextCodec; task: 'embeddings'; embedder: Embedder }
-  | { info: ModelInfo; backend: Backend; text: TextCodec; task: 'rerank'; reranker: Reranker }
-  | { info: ModelInfo; backend: Backend; text: TextCodec; task: 'text-generation'; generator: Generator }
-  | { info: ModelInfo; backend: Backend; task: 'tensor'; tensorModel: TensorModel };
+/** The configured model file on the engine the config chooses; `fuse` passes a decoder's config.json for the fused rewrite. */
+export function modelBackend(entry: ModelEntry, log: (line: string) => void, fuse?: Record<string, unknown>): Promise<Backend> {
+  return selectBackend({
+    modelDir: entry.path,
+    file: entry.file,
+    choice: entry.backend,
+    options: { threads: entry.threads },
+    quantize: entry.quantize,
+    fuse,
+    decoder: entry.task === 'text-generation',
+    log: (line) => log(`${entry.name}: ${line}`),
+  });
+}
+
+export interface TextModel {
+  manifest: ModelManifest;
+  tokenizer: Tokenizer;
+  backend: Backend;
+  text: TextCodec;
+}
+
+/** A model with a tokenizer: its folder's manifest, tokenizer, backend and text codec. */
+export async function loadTextModel(entry: ModelEntry, log: (line: string) => void): Promise<TextModel> {
+  const manifest = readManifest(entry.path);
+  const tokenizer = createTokenizer(manifest.tokenizerJson, manifest.tokenizerConfig);
+  const backend = await modelBackend(entry, log, entry.task === 'text-generation' && entry.fuse ? manifest.hfConfig : undefined);
+  return { manifest, tokenizer, backend, text: createTextCodec(manifest, tokenizer) };
+}
 
 /** The DecoderSession for the graph loaded: stateful (OpenVINO), fused with an owned cache, or Optimum's. */
-async function decoderSession(backend: Backend, manifest: ModelManifest, entry: ModelEntry, log: (line: string) => void): Promise<DecoderSession> {
+export async function decoderSession(backend: Backend, manifest: ModelManifest, entry: ModelEntry, log: (line: string) => void): Promise<DecoderSession> {
   const maxRunning = entry.max_running_sequences;
   if (backend.statefulDecoder) return createStatefulSession(backend.statefulDecoder);
   const owned = ownedKvDecoderOf(backend, manifest.maxLength);
@@ -32,45 +51,4 @@ async function decoderSession(backend: Backend, manifest: ModelManifest, entry: 
   const budget = entry.max_kv_tokens === undefined ? '' : `; max_kv_tokens ${entry.max_kv_tokens} admits running rows x their longest prompt + max_tokens up to ${mib(bytesPerToken * entry.max_kv_tokens)} MiB`;
   log(`decoder: fused, KV cache owned by the runtime: ${(bytesPerToken / 1024).toFixed(1)} KiB per token per sequence, at most ${mib(bytesPerToken * manifest.maxLength * maxRunning)} MiB (${maxRunning} sequences x ${manifest.maxLength} tokens)${budget}`);
   return backend.openOwnedKvSession ? backend.openOwnedKvSession(manifest.maxLength) : createOwnedKvSession(owned);
-}
-
-export async function loadModel(entry: ModelEntry, log: (line: string) => void): Promise<LoadedModel> {
-  const backendFor = (fuse?: Record<string, unknown>) =>
-    selectBackend({
-      modelDir: entry.path,
-      file: entry.file,
-      choice: entry.backend,
-      options: { threads: entry.threads },
-      quantize: entry.quantize,
-      fuse,
-      decoder: entry.task === 'text-generation',
-      log: (line) => log(`${entry.name}: ${line}`),
-    });
-  // A tensor model is only its graph: no config.json, tokenizer or template is needed.
-  if (entry.task === 'tensor') {
-    const backend = await backendFor();
-    const info: ModelInfo = { name: entry.name, task: entry.task, created: Math.floor(Date.now() / 1000), engine: backend.engine, maxLength: 0 };
-    return { info, backend, task: 'tensor', tensorModel: createTensorModel(entry, backend) };
-  }
-  const manifest = readManifest(entry.path);
-  const tokenizer = createTokenizer(manifest.tokenizerJson, manifest.tokenizerConfig);
-  const backend = await backendFor(entry.task === 'text-generation' && entry.fuse ? manifest.hfConfig : undefined);
-  const text = createTextCodec(manifest, tokenizer);
-  const info: ModelInfo = {
-    name: entry.name,
-    task: entry.task,
-    created: Math.floor(Date.now() / 1000),
-    engine: backend.engine,
-    maxLength: manifest.maxLength,
-  };
-  switch (entry.task) {
-    case 'embeddings':
-      return { info, backend, text, task: 'embeddings', embedder: createEmbedder(entry, manifest, backend, tokenizer) };
-    case 'rerank':
-      return { info, backend, text, task: 'rerank', reranker: createReranker(entry, manifest, backend, tokenizer) };
-    case 'text-generation': {
-      const session = await decoderSession(backend, manifest, entry, (line) => log(`${entry.name}: ${line}`));
-      return { info, backend, text, task: 'text-generation', generator: createGenerator(entry, manifest, session, tokenizer) };
-    }
-  }
 }

@@ -1,7 +1,7 @@
 // createRuntime: loads every configured model once (warm) and routes neutral requests to them.
 import type { RepositoryConfig } from './config.ts';
 import { RuntimeError } from './errors.ts';
-import { loadModel, type LoadedModel } from './load-model.ts';
+import { loadModel, type LoadedModel } from './task-registry.ts';
 import type { DetokenizeRequest, TokenizeRequest, TokenizeResult, EmbedRequest, EmbedResult, GenerateRequest, Generation, InferRequest, InferResult, ModelInfo, ModelMetadata, RerankRequest, RerankResult } from './types.ts';
 import type { BatchStats } from './batching/encoder-queue.ts';
 import type { SchedulerStats } from './batching/scheduler.ts';
@@ -55,13 +55,13 @@ export function createRuntime(config: RepositoryConfig, options: RuntimeOptions 
       const started = Date.now();
       const model = await loadModel(entry, log);
       loaded.set(entry.name, model);
-      log(`${entry.name}: loaded ${entry.task} model on ${model.backend.engine} in ${Date.now() - started} ms`);
+      log(`${entry.name}: loaded ${entry.task} model on ${model.info.engine} in ${Date.now() - started} ms`);
     }
     loadedAll = true;
   })();
   ready.catch(() => {}); // observed by callers; never an unhandled rejection here
 
-  function lookup<T extends ModelTask>(name: string, task: T): Extract<LoadedModel, { task: T }> {
+  function lookup<T extends ModelTask>(name: string, task: T): LoadedModel<T> {
     const entry = configured.get(name);
     if (!entry) {
       throw new RuntimeError('model_not_found', `The model '${name}' does not exist.`, { param: 'model' });
@@ -75,7 +75,7 @@ export function createRuntime(config: RepositoryConfig, options: RuntimeOptions 
         retryAfterSeconds: 1,
       });
     }
-    return model as Extract<LoadedModel, { task: T }>;
+    return model as LoadedModel<T>;
   }
 
   /** A model's tokenizer, whatever its task (tensor models have none). */
@@ -83,7 +83,7 @@ export function createRuntime(config: RepositoryConfig, options: RuntimeOptions 
     const entry = configured.get(name);
     if (!entry) throw new RuntimeError('model_not_found', `The model '${name}' does not exist.`, { param: 'model' });
     const model = lookup(name, entry.task);
-    if (model.task === 'tensor') throw new RuntimeError('wrong_task', `The model '${name}' is a tensor model and has no tokenizer.`, { param: 'model' });
+    if (!model.text) throw new RuntimeError('wrong_task', `The model '${name}' is a ${entry.task} model and has no tokenizer.`, { param: 'model' });
     return model.text;
   }
 
@@ -103,19 +103,19 @@ export function createRuntime(config: RepositoryConfig, options: RuntimeOptions 
       config.models.map(
         (m) => loaded.get(m.name)?.info ?? { name: m.name, task: m.task, created: 0, engine: 'onnxruntime', maxLength: 0 },
       ),
-    embed: (request) => track(() => lookup(request.model, 'embeddings').embedder.embed(request)),
-    rerank: (request) => track(() => lookup(request.model, 'rerank').reranker.rerank(request)),
+    embed: (request) => track(() => lookup(request.model, 'embeddings').service.embed(request)),
+    rerank: (request) => track(() => lookup(request.model, 'rerank').service.rerank(request)),
     tokenize: async (request) => textOf(request.model).tokenize(request),
     detokenize: async (request) => textOf(request.model).detokenize(request),
-    infer: (request) => track(() => lookup(request.model, 'tensor').tensorModel.infer(request)),
+    infer: (request) => track(() => lookup(request.model, 'tensor').service.infer(request)),
     modelMetadata(name) {
       const entry = configured.get(name);
       if (!entry) throw new RuntimeError('model_not_found', `The model '${name}' does not exist.`, { param: 'model' });
-      const model = lookup(name, entry.task);
-      return { name, task: entry.task, engine: model.backend.engine, inputs: model.backend.inputs, outputs: model.backend.outputs };
+      const backend = lookup(name, entry.task).backends[0] as LoadedModel['backends'][number];
+      return { name, task: entry.task, engine: backend.engine, inputs: backend.inputs, outputs: backend.outputs };
     },
     async generate(request) {
-      const generator = lookup(request.model, 'text-generation').generator;
+      const generator = lookup(request.model, 'text-generation').service;
       inFlight++;
       let counted = true;
       const done = () => {
@@ -143,18 +143,16 @@ export function createRuntime(config: RepositoryConfig, options: RuntimeOptions 
     batchStats(model) {
       const entry = configured.get(model);
       if (!entry) throw new RuntimeError('model_not_found', `The model '${model}' does not exist.`, { param: 'model' });
-      const loadedModel = lookup(model, entry.task);
-      if (loadedModel.task === 'embeddings') return loadedModel.embedder.queue.stats;
-      if (loadedModel.task === 'rerank') return loadedModel.reranker.queue.stats;
-      if (loadedModel.task === 'tensor') return loadedModel.tensorModel.queue.stats;
-      throw new RuntimeError('wrong_task', `The model '${model}' is a text-generation model; see generationStats.`, { param: 'model' });
+      const stats = lookup(model, entry.task).batchStats;
+      if (!stats) throw new RuntimeError('wrong_task', `The model '${model}' is a ${entry.task} model and has no batching queue${entry.task === 'text-generation' ? '; see generationStats' : ''}.`, { param: 'model' });
+      return stats() as BatchStats;
     },
-    generationStats: (model) => lookup(model, 'text-generation').generator.scheduler.stats,
+    generationStats: (model) => lookup(model, 'text-generation').service.scheduler.stats,
     async close() {
       closing = true;
       if (inFlight > 0) await new Promise<void>((resolve) => (idle = resolve));
       await ready.catch(() => {});
-      await Promise.all([...loaded.values()].map((m) => m.backend.dispose()));
+      await Promise.all([...loaded.values()].flatMap((m) => m.backends.map((b) => b.dispose())));
       loaded.clear();
     },
   };
