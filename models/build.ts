@@ -3,11 +3,12 @@ import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:f
 import { dirname, join } from 'node:path';
 import { buildBert } from './builder/bert.ts';
 import { byteBpeTokenizer, CHATML_TEMPLATE, CHATML_TOOLS_TEMPLATE } from './builder/byte-bpe.ts';
+import { writeDiffusion } from './builder/diffusion.ts';
 import { buildLlama } from './builder/llama.ts';
 import { buildIdentity, buildMlp } from './builder/mlp.ts';
 import { writeModel } from './builder/graph.ts';
 import { wordPieceTokenizer } from './builder/wordpiece.ts';
-import { PRESETS, type BertPreset, type IdentityPreset, type LlamaPreset, type MlpPreset } from './presets.ts';
+import { PRESETS, type BertPreset, type DiffusionPreset, type IdentityPreset, type LlamaPreset, type MlpPreset } from './presets.ts';
 
 const NOTE = 'RANDOM-WEIGHT fixture built by ovserve (models/build.ts): a real architecture with meaningless weights.';
 
@@ -96,6 +97,11 @@ function writeIdentity(dir: string, preset: IdentityPreset): void {
   writeModel(join(dir, 'onnx', 'model.onnx'), buildIdentity(preset.width));
 }
 
+// A diffusers pipeline folder: model_index.json at the top, a config.json per component.
+function writeDiffusionPreset(dir: string, preset: DiffusionPreset): void {
+  writeDiffusion(dir, preset.dims, preset.seed, NOTE);
+}
+
 /** Builds `presetName` into `dir`, replacing nothing that is already there. */
 export function buildPreset(presetName: string, dir: string): void {
   const preset = PRESETS[presetName];
@@ -106,11 +112,12 @@ export function buildPreset(presetName: string, dir: string): void {
   if (preset.kind === 'llama') writeLlama(temp, preset);
   else if (preset.kind === 'mlp') writeMlp(temp, preset);
   else if (preset.kind === 'identity') writeIdentity(temp, preset);
+  else if (preset.kind === 'diffusion') writeDiffusionPreset(temp, preset);
   else writeBert(temp, preset);
   if (existsSync(dir)) rmSync(temp, { recursive: true, force: true });
   else renameSync(temp, dir);
 }
 
 export function isBuilt(dir: string): boolean {
-  return existsSync(join(dir, 'config.json'));
+  return existsSync(join(dir, 'config.json')) || existsSync(join(dir, 'model_index.json'));
 }
