@@ -8,7 +8,7 @@ const positiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
 
 const ModelEntrySchema = v.strictObject({
   name: v.pipe(v.string(), v.minLength(1), v.regex(/^[\w.:/-]+$/, 'letters, digits and . _ - : / only')),
-  task: v.picklist(['embeddings', 'rerank', 'text-generation', 'tensor']),
+  task: v.picklist(['embeddings', 'rerank', 'text-generation', 'tensor', 'text-to-image']),
   path: v.pipe(v.string(), v.minLength(1)),
   file: v.optional(v.string()),
   backend: v.optional(v.picklist(['auto', 'onnxruntime', 'openvino']), 'auto'),
@@ -48,6 +48,15 @@ const ModelEntrySchema = v.strictObject({
    * chosen from the chat template. A model with neither answers `tools` with a 400.
    */
   tool_parser: v.optional(v.picklist(['hermes', 'mistral', 'llama3_json'])),
+  /** Text to image: most images denoising together (a guided image is two UNet rows). */
+  max_batch_images: v.optional(positiveInt, 4),
+  /** Text to image: most images one request may ask for (`n`). */
+  max_images_per_request: v.optional(positiveInt, 4),
+  /** Text to image: longest image side in pixels, for generated and uploaded images. */
+  max_image_side: v.optional(positiveInt, 1024),
+  /** Text to image: denoising steps when the request names none, and the most it may ask for. */
+  default_steps: v.optional(positiveInt, 20),
+  max_steps: v.optional(positiveInt, 150),
 });
 
 const ConfigSchema = v.strictObject({

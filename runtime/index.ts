@@ -15,6 +15,8 @@ export type {
   GenerateRequest,
   GeneratedToken,
   Generation,
+  ImageRequest,
+  ImageResult,
   GenerationEvent,
   DetokenizeRequest,
   InferRequest,

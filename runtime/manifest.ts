@@ -20,7 +20,7 @@ export interface ModelManifest {
   normalize: boolean | undefined;
 }
 
-function readJson(file: string): Record<string, unknown> {
+export function readJson(file: string): Record<string, unknown> {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
   } catch (err) {
@@ -28,7 +28,7 @@ function readJson(file: string): Record<string, unknown> {
   }
 }
 
-function readOptionalJson(file: string): Record<string, unknown> | undefined {
+export function readOptionalJson(file: string): Record<string, unknown> | undefined {
   return existsSync(file) ? readJson(file) : undefined;
 }
 

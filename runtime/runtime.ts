@@ -2,7 +2,7 @@
 import type { RepositoryConfig } from './config.ts';
 import { RuntimeError } from './errors.ts';
 import { loadModel, type LoadedModel } from './task-registry.ts';
-import type { DetokenizeRequest, TokenizeRequest, TokenizeResult, EmbedRequest, EmbedResult, GenerateRequest, Generation, InferRequest, InferResult, ModelInfo, ModelMetadata, RerankRequest, RerankResult } from './types.ts';
+import type { DetokenizeRequest, TokenizeRequest, TokenizeResult, EmbedRequest, EmbedResult, GenerateRequest, Generation, ImageRequest, ImageResult, InferRequest, InferResult, ModelInfo, ModelMetadata, RerankRequest, RerankResult } from './types.ts';
 import type { BatchStats } from './batching/encoder-queue.ts';
 import type { SchedulerStats } from './batching/scheduler.ts';
 import type { ModelTask } from './config.ts';
@@ -26,6 +26,8 @@ export interface Runtime {
   detokenize(request: DetokenizeRequest): Promise<string>;
   /** Runs a tensor model on named tensors (the Open Inference Protocol's infer). */
   infer(request: InferRequest): Promise<InferResult>;
+  /** Makes images with a text-to-image model (edits when the request carries an image). */
+  generateImages(request: ImageRequest): Promise<ImageResult>;
   /** A loaded model's graph inputs and outputs; not_ready while it loads. */
   modelMetadata(name: string): ModelMetadata;
   /** The batching queue's counters for an embeddings, rerank or tensor model. */
@@ -108,6 +110,7 @@ export function createRuntime(config: RepositoryConfig, options: RuntimeOptions 
     tokenize: async (request) => textOf(request.model).tokenize(request),
     detokenize: async (request) => textOf(request.model).detokenize(request),
     infer: (request) => track(() => lookup(request.model, 'tensor').service.infer(request)),
+    generateImages: (request) => track(() => lookup(request.model, 'text-to-image').service.generate(request)),
     modelMetadata(name) {
       const entry = configured.get(name);
       if (!entry) throw new RuntimeError('model_not_found', `The model '${name}' does not exist.`, { param: 'model' });

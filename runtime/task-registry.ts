@@ -3,11 +3,15 @@
 // (and its name in config.ts's task list); the runtime routes requests by task through it.
 import type { Backend } from './backends/backend.ts';
 import type { ModelEntry, ModelTask } from './config.ts';
+import { readDiffusionManifest } from './images/diffusion-manifest.ts';
+import { diffusionNetworks } from './images/networks.ts';
 import { decoderSession, loadTextModel, modelBackend } from './load-model.ts';
 import { createEmbedder, type Embedder } from './tasks/embed.ts';
 import { createGenerator, type Generator } from './tasks/generate.ts';
 import { createReranker, type Reranker } from './tasks/rerank.ts';
 import { createTensorModel, type TensorModel } from './tasks/tensor.ts';
+import { createImageGenerator, type ImageGenerator } from './tasks/text-to-image.ts';
+import { createTokenizer } from './tokenizer.ts';
 import type { TextCodec } from './tasks/tokenize.ts';
 import type { ModelInfo } from './types.ts';
 
@@ -17,12 +21,13 @@ export interface TaskServices {
   rerank: Reranker;
   'text-generation': Generator;
   tensor: TensorModel;
+  'text-to-image': ImageGenerator;
 }
 
 export interface LoadedModel<T extends ModelTask = ModelTask> {
   task: T;
   info: ModelInfo;
-  service: TaskServices[T];
+  service: TaskServices[T & keyof TaskServices];
   /** Its networks, by name (one for every task so far); the first is the one metadata describes. */
   backends: Backend[];
   /** Its tokenizer, where it has one (tokenize / detokenize). */
@@ -55,6 +60,18 @@ export const TASKS: { [T in ModelTask]: Loader<T> } = {
     const backend = await modelBackend(entry, log);
     const tensorModel = createTensorModel(entry, backend);
     return { service: tensorModel, backends: [backend], maxLength: 0, batchStats: () => tensorModel.queue.stats };
+  },
+  // A diffusers pipeline folder: text encoder, UNet and VAE decoder (and encoder, for edits), each its own backend.
+  'text-to-image': async (entry, log) => {
+    const manifest = readDiffusionManifest(entry.path);
+    const network = (folder: string) => modelBackend({ ...entry, path: folder, file: undefined }, (line) => log(`${line} (${folder.slice(entry.path.length + 1)})`));
+    const { textEncoder, unet, vaeDecoder, vaeEncoder } = manifest.folders;
+    const parts = { textEncoder: await network(textEncoder), unet: await network(unet), vaeDecoder: await network(vaeDecoder), ...(vaeEncoder ? { vaeEncoder: await network(vaeEncoder) } : {}) };
+    const tokenizer = createTokenizer(manifest.tokenizerJson, manifest.tokenizerConfig);
+    const net = diffusionNetworks(parts, manifest.contextLength, manifest.hiddenSize, manifest.vaeScale);
+    const generator = createImageGenerator(entry, manifest, net, tokenizer);
+    // The UNet first: the graph metadata describes.
+    return { service: generator, backends: [parts.unet, parts.textEncoder, parts.vaeDecoder, ...(parts.vaeEncoder ? [parts.vaeEncoder] : [])], maxLength: manifest.contextLength, batchStats: () => generator.batcher.stats };
   },
 };
 

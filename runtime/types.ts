@@ -203,3 +203,36 @@ export interface ModelMetadata {
   inputs: readonly TensorInfo[];
   outputs: readonly TensorInfo[];
 }
+
+/** Images from a prompt (text-to-image), or from an image (edits: image-to-image, or inpainting with a mask). */
+export interface ImageRequest {
+  model: string;
+  prompt: string;
+  /** What the guidance steers away from (classifier-free guidance's unconditional prompt); default ''. */
+  negativePrompt?: string;
+  /** Images to make; each is its own seeded sample. */
+  n: number;
+  /** Pixels; default the model's native size. */
+  width?: number;
+  height?: number;
+  steps?: number;
+  /** Classifier-free guidance; 1 or below runs the prompt alone. */
+  guidanceScale?: number;
+  seed?: number;
+  /** Edits: the source image (PNG bytes) and optional mask (PNG; transparent = repaint). */
+  image?: Uint8Array;
+  mask?: Uint8Array;
+  /** Edits: how much of the schedule runs on the source (0 < strength <= 1). */
+  strength?: number;
+  signal?: AbortSignal;
+}
+
+export interface ImageResult {
+  model: string;
+  /** PNG files, in request order. */
+  images: Uint8Array[];
+  width: number;
+  height: number;
+  /** The prompt's tokens (and the negative prompt's, where guidance ran). */
+  promptTokens: number;
+}

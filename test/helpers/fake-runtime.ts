@@ -76,6 +76,9 @@ export function createFakeRuntime(models: Array<Pick<ModelInfo, 'name' | 'task'>
         },
       };
     },
+    generateImages: async () => {
+      throw new RuntimeError('wrong_task', 'The fake runtime makes no images.', { param: 'model' });
+    },
     batchStats: () => ({ runs: 0, sequences: 0, largestBatch: 0 }),
     generationStats: (): SchedulerStats => ({ running: 0, waiting: 0, steps: 0, prefills: 0, largestDecodeBatch: 0 }),
     embed(request) {

@@ -12,6 +12,7 @@ export const FIXTURES = {
   'tiny-chat': 'tiny-llama-chat',
   'tiny-mlp': 'tiny-mlp-tensor',
   'tiny-identity': 'tiny-identity-tensor',
+  'tiny-sd': 'tiny-sd',
 } as const;
 
 export type FixtureName = keyof typeof FIXTURES;
