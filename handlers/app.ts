@@ -9,6 +9,7 @@ import { createCompletionsApp } from './completions/index.ts';
 import { createEmbeddingsApp } from './embeddings/index.ts';
 import { createMessagesApp } from './messages/index.ts';
 import { createHealthApp } from './health/index.ts';
+import { createImagesApp } from './images/index.ts';
 import { createModelsApp } from './models/index.ts';
 import { createOipApp } from './oip/index.ts';
 import { createRerankApp } from './rerank/index.ts';
@@ -50,6 +51,7 @@ export const ROUTES = {
   completions: { tasks: ['text-generation'], mounts: [...OPENAI, PER_MODEL], create: (runtime, { sse }) => createCompletionsApp(runtime, sse) },
   responses: { tasks: ['text-generation'], mounts: [...OPENAI, PER_MODEL], create: (runtime, { sse }) => createResponsesApp(runtime, sse) },
   embeddings: { tasks: ['embeddings'], mounts: [...OPENAI, PER_MODEL], create: (runtime) => createEmbeddingsApp(runtime) },
+  images: { tasks: ['text-to-image'], mounts: [...OPENAI, PER_MODEL], create: (runtime) => createImagesApp(runtime) },
   // Anthropic's Messages API: its SDKs append /v1/messages to their base URL, which may be .../v3.
   messages: { tasks: ['text-generation'], mounts: [...OPENAI, { prefix: '/v3/v1' }], create: (runtime, { sse }) => createMessagesApp(runtime, sse) },
   rerank: {

@@ -4,7 +4,7 @@ import { RuntimeError, type ModelMetadata, type ModelTask, type Runtime, type Te
 import { samplingFromWire } from '../shared/generation-params.ts';
 import { collectChoices } from '../shared/collect.ts';
 import { metadataTensor, type OipTensor, type StringTensor } from './tensors.ts';
-import { parseGenerateParameters, type MetadataTensor, type Parameters } from './wire.ts';
+import { parseGenerateParameters, parseImageParameters, type MetadataTensor, type Parameters } from './wire.ts';
 
 export interface OipCall {
   runtime: Runtime;
@@ -127,4 +127,27 @@ const tensor: OipTask = {
   },
 };
 
-export const OIP_TASKS: Record<ModelTask, OipTask> = { embeddings, rerank, 'text-generation': textGeneration, tensor };
+/** One prompt in, its images out as base64 PNG strings (parameters: n, width, height, num_inference_steps, guidance_scale, seed, negative_prompt). */
+const textToImage: OipTask = {
+  metadata: () => ({ inputs: [bytesSpec('prompt', [1])], outputs: [bytesSpec('image', [-1])] }),
+  async infer({ runtime, model, inputs, parameters, signal }) {
+    refuseOthers(inputs, ['prompt']);
+    const [prompt = ''] = strings(inputs, 'prompt', { exactlyOne: true });
+    const p = parseImageParameters(parameters);
+    const result = await runtime.generateImages({
+      model,
+      prompt,
+      n: p.n ?? 1,
+      ...(p.width === undefined ? {} : { width: p.width }),
+      ...(p.height === undefined ? {} : { height: p.height }),
+      ...(p.num_inference_steps === undefined ? {} : { steps: p.num_inference_steps }),
+      ...(p.guidance_scale === undefined ? {} : { guidanceScale: p.guidance_scale }),
+      ...(p.seed === undefined ? {} : { seed: p.seed }),
+      ...(p.negative_prompt === undefined ? {} : { negativePrompt: p.negative_prompt }),
+      signal,
+    });
+    return new Map<string, OipTensor>([['image', bytesOut(result.images.map((png) => Buffer.from(png).toString('base64')))]]);
+  },
+};
+
+export const OIP_TASKS: Record<ModelTask, OipTask> = { embeddings, rerank, 'text-generation': textGeneration, tensor, 'text-to-image': textToImage };

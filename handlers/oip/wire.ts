@@ -2,7 +2,7 @@
 // types, and the few pure accessors that read or write the binary extension's snake_case parameters.
 import * as v from 'valibot';
 import { samplingFields } from '../shared/generation-params.ts';
-import { integerBetween, notArray } from '../shared/schemas.ts';
+import { finiteBetween, integerBetween, notArray } from '../shared/schemas.ts';
 import { RuntimeError, type FinishReason } from '../../runtime/index.ts';
 
 /** One `$parameter` value: the spec allows a string, a number or a boolean, nothing nested. */
@@ -183,13 +183,16 @@ export const GenerateParametersSchema = v.pipe(
 export type GenerateParameters = v.InferOutput<typeof GenerateParametersSchema>;
 
 /** Checks generation parameters, naming the first bad one. */
-export function parseGenerateParameters(parameters: unknown): GenerateParameters {
-  const result = v.safeParse(GenerateParametersSchema, parameters ?? {});
+/** OIP `parameters` validated by a schema; the first problem is a 400 naming the parameter. */
+function parseParameters<S extends v.GenericSchema>(schema: S, parameters: unknown): v.InferOutput<S> {
+  const result = v.safeParse(schema, parameters ?? {});
   if (result.success) return result.output;
   const issue = result.issues[0];
   const key = issue?.path?.map((p) => String(p.key)).join('.') ?? 'parameters';
   throw new RuntimeError('invalid_request', `parameter '${key}': ${issue?.message ?? 'invalid'}`);
 }
+
+export const parseGenerateParameters = (parameters: unknown): GenerateParameters => parseParameters(GenerateParametersSchema, parameters);
 
 /** The generate extension's request (`POST /v2/models/{m}/generate` and `/generate_stream`). */
 export const GenerateRequestSchema = v.pipe(
@@ -220,3 +223,17 @@ export const modelMetadataToWire = (name: string, platform: string, io: { inputs
   inputs: io.inputs,
   outputs: io.outputs,
 });
+
+/** Parameters of an OIP infer on a text-to-image model (OVMS's image-generation names). */
+const ImageParametersSchema = v.looseObject({
+  n: v.optional(integerBetween(1, 64)),
+  width: v.optional(integerBetween(1, 8192)),
+  height: v.optional(integerBetween(1, 8192)),
+  num_inference_steps: v.optional(integerBetween(1, 10_000)),
+  guidance_scale: v.optional(finiteBetween(0, 100)),
+  seed: v.optional(integerBetween(-(2 ** 63), 2 ** 63)),
+  negative_prompt: v.optional(v.string()),
+});
+export type ImageParameters = v.InferOutput<typeof ImageParametersSchema>;
+
+export const parseImageParameters = (parameters: unknown): ImageParameters => parseParameters(ImageParametersSchema, parameters);

@@ -20,7 +20,7 @@ function pathText(path: readonly PathItem[]): string | null {
  * sub-issues carry paths relative to the union, so each is prefixed with its parent's path; the
  * param named is the field the client sent (the union itself when no alternative matched).
  */
-function describe(issues: readonly v.BaseIssue<unknown>[]): { message: string; param: string | null } {
+export function describeIssues(issues: readonly v.BaseIssue<unknown>[]): { message: string; param: string | null } {
   const flat: Array<{ issue: v.BaseIssue<unknown>; path: PathItem[] }> = [];
   const walk = (list: readonly v.BaseIssue<unknown>[], prefix: PathItem[]) => {
     for (const issue of list) {
@@ -81,7 +81,7 @@ export function jsonBody<S extends v.GenericSchema>(schema: S, flavor: ErrorFlav
     }
     const result = v.safeParse(schema, body);
     if (!result.success) {
-      const { message, param } = describe(result.issues);
+      const { message, param } = describeIssues(result.issues);
       return errorResponse(c, invalidRequest(message, param), flavor);
     }
     c.req.addValidatedData('json', result.output as object);
