@@ -164,6 +164,22 @@ describe('text-to-image on the tiny-sd fixture', () => {
     expect(at - before).toBeLessThan(40);
   });
 
+  it('a full queue refuses at once with queue_full and a retry hint', async () => {
+    const small = createRuntime(fixtureConfig([{ fixture: 'tiny-sd', task: 'text-to-image', name: 'sd', max_batch_images: 1, max_queued_requests: 1 }]), { log: () => {} });
+    await small.ready;
+    try {
+      const running = small.generateImages(request({ steps: 40 }));
+      await new Promise((r) => setTimeout(r, 5));
+      const queued = small.generateImages(request({ steps: 2, seed: 1 }));
+      const refused = await small.generateImages(request({ steps: 2, seed: 2 })).catch((e: unknown) => e);
+      expect(refused).toMatchObject({ kind: 'queue_full', retryAfterSeconds: 1 });
+      expect((await running).images).toHaveLength(1);
+      expect((await queued).images).toHaveLength(1);
+    } finally {
+      await small.close();
+    }
+  });
+
   it.each([
     ['n above the model maximum', { n: 5 }, 'n'],
     ['a side that is not a multiple of 16', { width: 72 }, 'width'],
