@@ -10,6 +10,8 @@ import { createEmbeddingsApp } from './embeddings/index.ts';
 import { createMessagesApp } from './messages/index.ts';
 import { createHealthApp } from './health/index.ts';
 import { createImagesApp } from './images/index.ts';
+import { createMetricsApp } from './metrics/index.ts';
+import type { PrometheusMetrics } from './metrics/prometheus.ts';
 import { createModelsApp } from './models/index.ts';
 import { createOipApp } from './oip/index.ts';
 import { createRerankApp } from './rerank/index.ts';
@@ -93,10 +95,13 @@ export interface AppOptions {
   apiKeys?: readonly string[];
   /** Origins allowed by CORS (`*` for any); off when unset. */
   corsOrigins?: readonly string[];
+  /** Prometheus metrics: HTTP requests are counted and GET /metrics serves the registry (behind API keys when set). */
+  metrics?: PrometheusMetrics;
 }
 
 export function createApp(runtime: Runtime, options: AppOptions = {}): Hono {
   const app = new Hono();
+  if (options.metrics) app.use(options.metrics.http);
   if (options.allowedHosts) app.use(hostCheck(options.allowedHosts));
   // CORS before auth: a browser's preflight carries no credentials and must be answered.
   if (options.corsOrigins && options.corsOrigins.length > 0) {
@@ -106,6 +111,7 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): Hono {
   if (options.apiKeys && options.apiKeys.length > 0) app.use(apiKeyAuth(options.apiKeys));
   app.use(bodyLimit(options.maxBodyBytes ?? 32 * 1024 * 1024));
   app.route('/', createHealthApp(runtime));
+  if (options.metrics) app.route('/', createMetricsApp(options.metrics.registry));
   for (const { prefix } of OPENAI) app.route(prefix, createModelsApp(runtime));
   const sse = options.sseKeepAliveMs === undefined ? DEFAULT_SSE : { keepAliveMs: options.sseKeepAliveMs };
   // `tensor` is a subset of `oip`: in one all-routes process the OIP routes are mounted once.

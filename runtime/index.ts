@@ -1,6 +1,7 @@
 // The runtime's public surface: the only module handlers and composition roots import.
 export { createRuntime, type Runtime, type RuntimeOptions } from './runtime.ts';
 export { RuntimeError, type RuntimeErrorKind } from './errors.ts';
+export type { GenerationOutcome, RuntimeMetrics } from './metrics.ts';
 export { loadConfigFile, parseConfig, type ModelEntry, type ModelTask, type RepositoryConfig } from './config.ts';
 export type {
   ChatMessage,

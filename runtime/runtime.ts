@@ -2,10 +2,12 @@
 import type { RepositoryConfig } from './config.ts';
 import { RuntimeError } from './errors.ts';
 import { loadModel, type LoadedModel } from './task-registry.ts';
+import type { Generator } from './tasks/generate.ts';
 import type { DetokenizeRequest, TokenizeRequest, TokenizeResult, EmbedRequest, EmbedResult, GenerateRequest, Generation, ImageRequest, ImageResult, InferRequest, InferResult, ModelInfo, ModelMetadata, RerankRequest, RerankResult } from './types.ts';
 import type { BatchStats } from './batching/encoder-queue.ts';
 import type { SchedulerStats } from './batching/scheduler.ts';
 import type { ModelTask } from './config.ts';
+import { NO_METRICS, type RuntimeMetrics } from './metrics.ts';
 
 export interface Runtime {
   /** Settles when every model has loaded (rejects with the first load failure). */
@@ -40,10 +42,13 @@ export interface Runtime {
 
 export interface RuntimeOptions {
   log?: (line: string) => void;
+  /** Where the runtime reports loads, generations and refusals (default: nowhere). */
+  metrics?: RuntimeMetrics;
 }
 
 export function createRuntime(config: RepositoryConfig, options: RuntimeOptions = {}): Runtime {
   const log = options.log ?? ((line: string) => console.log(line));
+  const metrics = options.metrics ?? NO_METRICS;
   const loaded = new Map<string, LoadedModel>();
   const configured = new Map(config.models.map((m) => [m.name, m]));
   let loadedAll = false;
@@ -57,6 +62,7 @@ export function createRuntime(config: RepositoryConfig, options: RuntimeOptions 
       const started = Date.now();
       const model = await loadModel(entry, log);
       loaded.set(entry.name, model);
+      metrics.modelLoaded(entry.name, entry.task, model.info.engine, (Date.now() - started) / 1000);
       log(`${entry.name}: loaded ${entry.task} model on ${model.info.engine} in ${Date.now() - started} ms`);
     }
     loadedAll = true;
@@ -89,10 +95,17 @@ export function createRuntime(config: RepositoryConfig, options: RuntimeOptions 
     return model.text;
   }
 
-  async function track<T>(work: () => Promise<T>): Promise<T> {
+  /** Reports a runtime refusal or failure of a request to the metrics, and passes it on. */
+  function reported(model: string, err: unknown): never {
+    const entry = configured.get(model);
+    if (entry && err instanceof RuntimeError) metrics.requestFailed(model, entry.task, err.kind);
+    throw err;
+  }
+
+  async function track<T>(work: () => Promise<T>, model: string): Promise<T> {
     inFlight++;
     try {
-      return await work();
+      return await work().catch((err: unknown) => reported(model, err));
     } finally {
       if (--inFlight === 0) idle?.();
     }
@@ -105,12 +118,12 @@ export function createRuntime(config: RepositoryConfig, options: RuntimeOptions 
       config.models.map(
         (m) => loaded.get(m.name)?.info ?? { name: m.name, task: m.task, created: 0, engine: 'onnxruntime', maxLength: 0 },
       ),
-    embed: (request) => track(() => lookup(request.model, 'embeddings').service.embed(request)),
-    rerank: (request) => track(() => lookup(request.model, 'rerank').service.rerank(request)),
+    embed: (request) => track(async () => lookup(request.model, 'embeddings').service.embed(request), request.model),
+    rerank: (request) => track(async () => lookup(request.model, 'rerank').service.rerank(request), request.model),
     tokenize: async (request) => textOf(request.model).tokenize(request),
     detokenize: async (request) => textOf(request.model).detokenize(request),
-    infer: (request) => track(() => lookup(request.model, 'tensor').service.infer(request)),
-    generateImages: (request) => track(() => lookup(request.model, 'text-to-image').service.generate(request)),
+    infer: (request) => track(async () => lookup(request.model, 'tensor').service.infer(request), request.model),
+    generateImages: (request) => track(async () => lookup(request.model, 'text-to-image').service.generate(request), request.model),
     modelMetadata(name) {
       const entry = configured.get(name);
       if (!entry) throw new RuntimeError('model_not_found', `The model '${name}' does not exist.`, { param: 'model' });
@@ -118,7 +131,13 @@ export function createRuntime(config: RepositoryConfig, options: RuntimeOptions 
       return { name, task: entry.task, engine: backend.engine, inputs: backend.inputs, outputs: backend.outputs };
     },
     async generate(request) {
-      const generator = lookup(request.model, 'text-generation').service;
+      const started = performance.now();
+      let generator: Generator;
+      try {
+        generator = lookup(request.model, 'text-generation').service;
+      } catch (err) {
+        reported(request.model, err);
+      }
       inFlight++;
       let counted = true;
       const done = () => {
@@ -130,14 +149,37 @@ export function createRuntime(config: RepositoryConfig, options: RuntimeOptions 
         generation = await generator.generate(request);
       } catch (err) {
         done();
-        throw err;
+        reported(request.model, err);
       }
+      const model = request.model;
       return {
         ...generation,
         async *[Symbol.asyncIterator]() {
+          let first: number | undefined;
+          let last = started;
+          let status: 'finished' | 'cancelled' | 'failed' = 'cancelled';
           try {
-            yield* generation;
+            for await (const event of generation) {
+              if (event.type === 'delta' && event.tokenIds.length > 0) {
+                last = performance.now();
+                if (first === undefined) metrics.firstToken(model, ((first = last) - started) / 1000);
+              }
+              yield event;
+            }
+            status = 'finished';
+          } catch (err) {
+            status = err instanceof RuntimeError && err.kind === 'cancelled' ? 'cancelled' : 'failed';
+            if (err instanceof RuntimeError) metrics.requestFailed(model, 'text-generation', err.kind);
+            throw err;
           } finally {
+            const tokens = generation.completionTokens();
+            metrics.generationEnded(model, {
+              promptTokens: generation.promptTokens,
+              completionTokens: tokens,
+              seconds: (last - started) / 1000,
+              secondsPerToken: first !== undefined && tokens > 1 ? (last - first) / 1000 / (tokens - 1) : undefined,
+              status,
+            });
             done();
           }
         },

@@ -1,6 +1,7 @@
 // Composition: config -> fixtures -> runtime -> app -> listening server, for all routes or one,
 // plus the Open Inference Protocol gRPC service on its own port when one is given.
 import { createApp, ROUTE_NAMES, ROUTES, type RouteName } from '../handlers/app.ts';
+import { createPrometheusMetrics } from '../handlers/metrics/prometheus.ts';
 import { createGrpcServer, grpcHost, type GrpcServer } from '../handlers/oip/grpc.ts';
 import { hostName, isLoopbackHost } from '../handlers/shared/host-check.ts';
 import { ensureFixtures } from '../models/ensure.ts';
@@ -69,8 +70,12 @@ export async function serve(options: ServeOptions): Promise<ServedServer> {
   const tasks: readonly ModelTask[] | undefined = options.route ? ROUTES[options.route].tasks : undefined;
   const config = tasks ? { models: options.config.models.filter((m) => tasks.includes(m.task)) } : options.config;
   ensureFixtures(config, log);
-  const runtime = createRuntime(config, { log });
+  // Each server has its own registry, so several in one process (tests) never share counters.
+  const metrics = createPrometheusMetrics();
+  const runtime = createRuntime(config, { log, metrics: metrics.runtime });
+  metrics.observe(runtime);
   const app = createApp(runtime, {
+    metrics,
     ...(options.route ? { routes: [options.route] } : {}),
     sseKeepAliveMs: options.sseKeepAliveMs,
     allowedHosts: hostsToAllow(options.host, options.allowedHosts),
