@@ -22,6 +22,7 @@ import { apiKeyAuth } from './shared/auth.ts';
 import { bodyLimit } from './shared/body-limit.ts';
 import { errorResponse, flavorOf } from './shared/errors.ts';
 import { hostCheck } from './shared/host-check.ts';
+import { requestLog, type RequestRecord } from './shared/request-log.ts';
 import { DEFAULT_SSE, type SseOptions } from './shared/sse.ts';
 
 /** One mount of a route app: its prefix, and for rerank the Cohere API version that prefix speaks. */
@@ -97,10 +98,13 @@ export interface AppOptions {
   corsOrigins?: readonly string[];
   /** Prometheus metrics: HTTP requests are counted and GET /metrics serves the registry (behind API keys when set). */
   metrics?: PrometheusMetrics;
+  /** Receives one record per request (ids are given and returned in `x-request-id` either way). */
+  requestLog?: (record: RequestRecord) => void;
 }
 
 export function createApp(runtime: Runtime, options: AppOptions = {}): Hono {
   const app = new Hono();
+  app.use(requestLog(options.requestLog));
   if (options.metrics) app.use(options.metrics.http);
   if (options.allowedHosts) app.use(hostCheck(options.allowedHosts));
   // CORS before auth: a browser's preflight carries no credentials and must be answered.

@@ -1,7 +1,9 @@
 // Composition: config -> fixtures -> runtime -> app -> listening server, for all routes or one,
 // plus the Open Inference Protocol gRPC service on its own port when one is given.
 import { createApp, ROUTE_NAMES, ROUTES, type RouteName } from '../handlers/app.ts';
+import { pino } from 'pino';
 import { createPrometheusMetrics } from '../handlers/metrics/prometheus.ts';
+import type { RequestRecord } from '../handlers/shared/request-log.ts';
 import { createGrpcServer, grpcHost, type GrpcServer } from '../handlers/oip/grpc.ts';
 import { hostName, isLoopbackHost } from '../handlers/shared/host-check.ts';
 import { ensureFixtures } from '../models/ensure.ts';
@@ -16,6 +18,8 @@ export interface ServeOptions {
   route?: RouteName;
   /** Streams send a `: ping` comment after this long without data. */
   sseKeepAliveMs?: number;
+  /** pino level of the per-request JSON lines (LOG_LEVEL): 'info' writes one per request; 'silent' none. Off when unset. */
+  requestLogLevel?: string;
   /** Host names answered besides loopback ones (OVSERVE_ALLOWED_HOSTS); `*` turns the check off. */
   allowedHosts?: readonly string[];
   /** API keys (OVSERVE_API_KEYS): when set, every route but health requires one. */
@@ -74,8 +78,10 @@ export async function serve(options: ServeOptions): Promise<ServedServer> {
   const metrics = createPrometheusMetrics();
   const runtime = createRuntime(config, { log, metrics: metrics.runtime });
   metrics.observe(runtime);
+  const requests = options.requestLogLevel === undefined ? undefined : pino({ level: options.requestLogLevel, base: { service: 'ovserve' } });
   const app = createApp(runtime, {
     metrics,
+    ...(requests ? { requestLog: (record: RequestRecord) => requests.info(record, 'request') } : {}),
     ...(options.route ? { routes: [options.route] } : {}),
     sseKeepAliveMs: options.sseKeepAliveMs,
     allowedHosts: hostsToAllow(options.host, options.allowedHosts),

@@ -85,6 +85,9 @@ export function jsonBody<S extends v.GenericSchema>(schema: S, flavor: ErrorFlav
       return errorResponse(c, invalidRequest(message, param), flavor);
     }
     c.req.addValidatedData('json', result.output as object);
+    // For the request log: the model a request is about.
+    const model = (result.output as { model?: unknown }).model;
+    if (typeof model === 'string') c.set('model' as never, model as never);
     await next();
   };
   return [middleware] as const;

@@ -1,0 +1,37 @@
+// x-request-id is honoured or made, and returned; one record per request with route, model,
+// status and duration, and never the body.
+import { describe, expect, it } from 'vitest';
+import { createApp } from '../../handlers/app.ts';
+import type { RequestRecord } from '../../handlers/shared/request-log.ts';
+import { createFakeRuntime, postJson } from '../helpers/fake-runtime.ts';
+
+describe('request ids and the request log', () => {
+  const setup = () => {
+    const records: RequestRecord[] = [];
+    const app = createApp(createFakeRuntime([{ name: 'chat', task: 'text-generation' }]), { requestLog: (r) => records.push(r) });
+    return { app, records };
+  };
+
+  it('keeps a sane x-request-id, makes one otherwise, and returns it', async () => {
+    const { app } = setup();
+    const kept = await app.request('/health', { headers: { 'x-request-id': 'trace-42.a' } });
+    expect(kept.headers.get('x-request-id')).toBe('trace-42.a');
+    const made = await app.request('/health', { headers: { 'x-request-id': 'bad id with spaces' } });
+    expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await app.request('/health')).headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('one record per request: route pattern, model, status, duration; no prompt', async () => {
+    const { app, records } = setup();
+    const secret = 'my secret prompt';
+    await postJson(app, '/v3/chat/completions', { model: 'chat', messages: [{ role: 'user', content: secret }] }, { 'Content-Type': 'application/json', 'x-request-id': 'r1' });
+    await postJson(app, '/v3/chat/completions', { model: 'chat', messages: [] });
+    await app.request('/v3/nowhere');
+    expect(records).toHaveLength(3);
+    expect(records[0]).toMatchObject({ request_id: 'r1', method: 'POST', route: '/v3/chat/completions', model: 'chat', status: 200 });
+    expect(records[0]?.duration_ms).toBeGreaterThanOrEqual(0);
+    expect(records[1]).toMatchObject({ route: '/v3/chat/completions', status: 400 });
+    expect(records[2]).toMatchObject({ status: 404, path: '/v3/nowhere' });
+    expect(JSON.stringify(records)).not.toContain(secret);
+  });
+});
