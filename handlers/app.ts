@@ -12,6 +12,7 @@ import { createHealthApp } from './health/index.ts';
 import { createImagesApp } from './images/index.ts';
 import { createMetricsApp } from './metrics/index.ts';
 import type { PrometheusMetrics } from './metrics/prometheus.ts';
+import { createOpenApiApp } from './openapi/index.ts';
 import { createModelsApp } from './models/index.ts';
 import { createOipApp } from './oip/index.ts';
 import { createRerankApp } from './rerank/index.ts';
@@ -37,6 +38,9 @@ interface RouteEntry {
   mounts: readonly Mount[];
   create(runtime: Runtime, context: { sse: SseOptions; mount: Mount }): Hono;
 }
+
+/** The API document's version: the package's. */
+const API_VERSION = '0.1.0';
 
 /** The binary tensor extension's header, which browsers may send and read. */
 const HEADER_LENGTH = 'Inference-Header-Content-Length';
@@ -124,6 +128,8 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): Hono {
     const route: RouteEntry = ROUTES[name];
     for (const mount of route.mounts) app.route(mount.prefix, route.create(runtime, { sse, mount }));
   }
+  // Last, so the document sees every route mounted above (itself included).
+  app.route('/', createOpenApiApp(app, API_VERSION));
   app.notFound((c) => errorResponse(c, new HTTPException(404, { message: `Unknown request URL: ${c.req.method} ${c.req.path}.` }), flavorOf(c.req.path)));
   app.onError((err, c) => errorResponse(c, err, flavorOf(c.req.path)));
   return app;

@@ -90,5 +90,10 @@ export function jsonBody<S extends v.GenericSchema>(schema: S, flavor: ErrorFlav
     if (typeof model === 'string') c.set('model' as never, model as never);
     await next();
   };
+  // The schema travels with the middleware, so the OpenAPI document is generated from what routes validate.
+  Object.defineProperty(middleware, BODY_SCHEMA, { value: schema });
   return [middleware] as const;
 }
+
+/** Where a jsonBody middleware keeps its schema (handlers/openapi reads it off the app's routes). */
+export const BODY_SCHEMA = Symbol.for('ovserve.bodySchema');
