@@ -104,7 +104,7 @@ export const PER_MODEL_PATHS: Record<JsonRoute, readonly string[]> = {
   'rerank-v1': ['/v2/models/tiny-rerank/infer/v1/rerank'],
   'rerank-v2': ['/v2/models/tiny-rerank/infer/rerank', '/v2/models/tiny-rerank/infer/v2/rerank'],
 };
-const GET_PATHS = ['/v3/models', '/v1/models', '/v2/health/live', '/v2/health/ready', '/health'];
+const GET_PATHS = ['/v3/models', '/v1/models', '/v2/health/live', '/v2/health/ready', '/health', '/metrics', '/openapi.json', '/docs'];
 
 /** The served fixtures (test/helpers/fixtures.ts): the model each route must name, and vocabularies. */
 export const MODELS = { chat: 'tiny-chat', completions: 'tiny-chat', embeddings: 'tiny-embed', 'rerank-v1': 'tiny-rerank', 'rerank-v2': 'tiny-rerank' } as const;
