@@ -14,6 +14,11 @@ const ModelEntrySchema = v.strictObject({
   backend: v.optional(v.picklist(['auto', 'onnxruntime', 'openvino']), 'auto'),
   /** Fixture preset to build into `path` when the folder has no model yet (see models/). */
   build: v.optional(v.string()),
+  /**
+   * Where the folder comes from, `hf:org/name[@revision]` (a Hugging Face model repo): `ovserve serve`
+   * pulls it into `path` first when the folder is missing or incomplete. The runtime never downloads.
+   */
+  source: v.optional(v.pipe(v.string(), v.regex(/^hf:[\w.-]+(\/[\w.-]+)?(@[^\s@]+)?$/, 'hf:org/name or hf:org/name@revision'))),
   max_batch_requests: v.optional(positiveInt, 32),
   max_batch_tokens: v.optional(positiveInt, 16384),
   max_wait_ms: v.optional(v.pipe(v.number(), v.minValue(0)), 2),
