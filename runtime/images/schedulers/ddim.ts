@@ -1,6 +1,7 @@
 // DDIMScheduler with eta = 0 (diffusers scheduling_ddim.py): the deterministic DDIM update
 // x_prev = sqrt(a_prev) * x0 + sqrt(1 - a_prev) * eps, with the previous timestep t - T // steps.
 import {
+  unscaledInput,
   ConfigReader,
   checkStepIndex,
   checkSteps,
@@ -100,10 +101,7 @@ export function createDdimSchedule(config: DdimConfig, steps: number, start = 0)
   return {
     timesteps,
     initNoiseSigma: 1,
-    scaleModelInput(sample, i) {
-      checkStepIndex(i, timesteps.length);
-      return sample.slice();
-    },
+    scaleModelInput: unscaledInput(timesteps.length),
     step(modelOutput, i, sample) {
       checkStepIndex(i, timesteps.length);
       const t = timesteps[i]!;

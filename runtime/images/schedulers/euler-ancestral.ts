@@ -1,11 +1,10 @@
 // EulerAncestralDiscreteScheduler (diffusers scheduling_euler_ancestral_discrete.py): an Euler
 // step down to sigma_down, then fresh noise of size sigma_up, drawn on every step (the last too,
 // where sigma_up is 0, so a seeded generator advances as diffusers' does).
-import { eulerDenoiser, eulerScaleInput, eulerSigmas } from './euler.ts';
+import { eulerDenoiser, eulerScaleInput, eulerWindow } from './euler.ts';
 import {
   ConfigReader,
   checkLengths,
-  checkStepIndex,
   drawNoise,
   map2,
   map3,
@@ -45,16 +44,10 @@ export function ancestralSigmas(sigma: number, sigmaNext: number): { sigmaUp: nu
 
 /** An Euler-ancestral schedule of `steps` steps, from index `start` for img2img (as Euler). */
 export function createEulerAncestralSchedule(config: EulerAncestralConfig, steps: number, start = 0): DiffusionSchedule {
-  const full = eulerSigmas(config, steps, 'zero');
-  const timesteps = full.timesteps.slice(start);
-  const sigmas = full.sigmas.slice(start);
-  const sigmaAt = (i: number) => {
-    checkStepIndex(i, timesteps.length);
-    return sigmas[i]!;
-  };
+  const { timesteps, sigmas, sigmaAt, initNoiseSigma } = eulerWindow(config, steps, 'zero', start);
   return {
     timesteps,
-    initNoiseSigma: full.initNoiseSigma,
+    initNoiseSigma,
     scaleModelInput: (sample, i) => eulerScaleInput(sample, sigmaAt(i)),
     step(modelOutput, i, sample, noise) {
       const sigma = sigmaAt(i);

@@ -101,6 +101,21 @@ export function eulerDenoiser(prediction: EulerPrediction, sigma: number): (x: n
   }
 }
 
+/**
+ * The part of the Euler sigmas a schedule runs (from `start` for img2img), with the checked
+ * lookup of step i's sigma. Shared with Euler ancestral.
+ */
+export function eulerWindow(config: Parameters<typeof eulerSigmas>[0], steps: number, finalSigma: 'zero' | 'sigma_min', start: number) {
+  const full = eulerSigmas(config, steps, finalSigma);
+  const timesteps = full.timesteps.slice(start);
+  const sigmas = full.sigmas.slice(start);
+  const sigmaAt = (i: number) => {
+    checkStepIndex(i, timesteps.length);
+    return sigmas[i]!;
+  };
+  return { timesteps, sigmas, sigmaAt, initNoiseSigma: full.initNoiseSigma };
+}
+
 /** UNet input at sigma: sample / sqrt(sigma^2 + 1). */
 export function eulerScaleInput(sample: Float32Array, sigma: number): Float32Array {
   return scale(1 / Math.sqrt(sigma * sigma + 1), sample);
@@ -111,16 +126,10 @@ export function eulerScaleInput(sample: Float32Array, sigma: number): Float32Arr
  * timesteps[start:] with sigmas[start:], and addNoise (at step 0) uses sigmas[start].
  */
 export function createEulerSchedule(config: EulerConfig, steps: number, start = 0): DiffusionSchedule {
-  const full = eulerSigmas(config, steps, config.finalSigmasType);
-  const timesteps = full.timesteps.slice(start);
-  const sigmas = full.sigmas.slice(start);
-  const sigmaAt = (i: number) => {
-    checkStepIndex(i, timesteps.length);
-    return sigmas[i]!;
-  };
+  const { timesteps, sigmas, sigmaAt, initNoiseSigma } = eulerWindow(config, steps, config.finalSigmasType, start);
   return {
     timesteps,
-    initNoiseSigma: full.initNoiseSigma,
+    initNoiseSigma,
     scaleModelInput: (sample, i) => eulerScaleInput(sample, sigmaAt(i)),
     step(modelOutput, i, sample) {
       const sigma = sigmaAt(i);

@@ -3,6 +3,7 @@
 // the last step, re-noises it to the next timestep with fresh noise.
 import { alphaAt, alphaPrediction, ddpmAddNoise, readAlphaKeys, type DdimConfig } from './ddim.ts';
 import {
+  unscaledInput,
   ConfigReader,
   checkLengths,
   checkStepIndex,
@@ -76,10 +77,7 @@ export function createLcmSchedule(config: LcmConfig, steps: number, start = 0): 
   return {
     timesteps,
     initNoiseSigma: 1,
-    scaleModelInput(sample, i) {
-      checkStepIndex(i, timesteps.length);
-      return sample.slice();
-    },
+    scaleModelInput: unscaledInput(timesteps.length),
     step(modelOutput, i, sample, noise) {
       checkStepIndex(i, timesteps.length);
       checkLengths('LCMScheduler.step', sample, modelOutput);

@@ -213,6 +213,12 @@ export function checkLengths(what: string, ...arrays: ArrayLike<number>[]): void
 }
 
 /** Throws unless i indexes a step of a schedule of `count` steps. */
+/** The UNet input of a schedule that feeds the sample as it is (DDIM, LCM): a copy, after the index check. */
+export const unscaledInput = (count: number) => (sample: Float32Array, stepIndex: number): Float32Array => {
+  checkStepIndex(stepIndex, count);
+  return sample.slice();
+};
+
 export function checkStepIndex(stepIndex: number, count: number): void {
   if (!Number.isInteger(stepIndex) || stepIndex < 0 || stepIndex >= count) {
     throw new RangeError(`step index ${stepIndex} is outside the schedule's ${count} steps`);
