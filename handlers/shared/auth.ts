@@ -6,8 +6,8 @@ import { HTTPException } from 'hono/http-exception';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { errorResponse, flavorOf } from './errors.ts';
 
-/** Paths answered without a key: liveness and readiness probes (Kubernetes, KServe, load balancers). */
-const PUBLIC = new Set(['/health', '/v2/health/live', '/v2/health/ready']);
+/** Paths answered without a key or a checked Host: liveness and readiness probes (Kubernetes, KServe, load balancers). */
+export const PROBE_PATHS: ReadonlySet<string> = new Set(['/health', '/v2/health/live', '/v2/health/ready']);
 
 /** Keys are compared by their SHA-256 digests: equal lengths, so timingSafeEqual never throws or leaks a length. */
 const digest = (key: string) => createHash('sha256').update(key, 'utf8').digest();
@@ -15,7 +15,7 @@ const digest = (key: string) => createHash('sha256').update(key, 'utf8').digest(
 export function apiKeyAuth(keys: readonly string[]): MiddlewareHandler {
   const accepted = keys.map(digest);
   return async (c, next) => {
-    if (c.req.method === 'OPTIONS' || PUBLIC.has(c.req.path)) return next();
+    if (c.req.method === 'OPTIONS' || PROBE_PATHS.has(c.req.path)) return next();
     const bearer = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1]?.trim();
     const offered = bearer ?? c.req.header('x-api-key');
     if (offered !== undefined) {

@@ -2,6 +2,7 @@
 // name (or a configured host), so a web page whose domain re-resolves to 127.0.0.1 cannot use it.
 import type { MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { PROBE_PATHS } from './auth.ts';
 import { errorResponse, flavorOf } from './errors.ts';
 
 /** "127.0.0.1:8000" -> "127.0.0.1", "[::1]:8000" -> "::1", "Example.COM." -> "example.com". */
@@ -17,14 +18,15 @@ export function isLoopbackHost(name: string): boolean {
 
 /**
  * Allows loopback names and `extra` (exact names, or `.example.com` for a domain and its
- * subdomains, or `*` for any); anything else is 403 in the route's envelope.
+ * subdomains, or `*` for any); anything else is 403 in the route's envelope. Health probes are
+ * answered whatever the Host (kubelet sends the pod's IP; they say only live and ready).
  */
 export function hostCheck(extra: readonly string[]): MiddlewareHandler {
   const exact = new Set(extra.filter((h) => !h.startsWith('.')).map(hostName));
   const suffixes = extra.filter((h) => h.startsWith('.')).map((h) => h.toLowerCase());
   const anyHost = exact.has('*');
   return async (c, next) => {
-    if (anyHost) return next();
+    if (anyHost || PROBE_PATHS.has(c.req.path)) return next();
     const header = c.req.header('host') ?? new URL(c.req.url).host;
     const name = hostName(header);
     if (isLoopbackHost(name) || exact.has(name) || suffixes.some((s) => name.endsWith(s) || name === s.slice(1))) return next();

@@ -65,6 +65,11 @@ describe('configured hosts', () => {
     expect((await post(host)).status).toBe(403);
   });
 
+  it('health probes answer whatever the Host (kubelet sends the pod IP); nothing else does', async () => {
+    for (const path of ['/health', '/v2/health/live', '/v2/health/ready']) expect((await app.request(path, { headers: { Host: '10.1.2.3:8000' } })).status).toBe(200);
+    expect((await app.request('/v3/models', { headers: { Host: '10.1.2.3:8000' } })).status).toBe(403);
+  });
+
   it('`*` turns the check off', async () => {
     const open = createApp(createFakeRuntime([{ name: 'emb', task: 'embeddings' }]), { allowedHosts: ['*'] });
     const res = await open.request('/v3/embeddings', { method: 'POST', headers: { Host: 'anything.example', 'Content-Type': 'application/json' }, body: JSON.stringify({ model: 'emb', input: 'x' }) });
