@@ -35,7 +35,7 @@ export function readAlphaKeys(r: ConfigReader, noise: NoiseConfig, clipDefault: 
   if (noise.rescaleBetasZeroSnr && predictionType === 'epsilon') {
     r.fail('rescale_betas_zero_snr', 'with prediction_type "epsilon" is not supported (x0 is undefined at zero SNR)');
   }
-  r.only('thresholding', false, 'dynamic thresholding is not implemented');
+  r.refuseUnless('thresholding', false, 'dynamic thresholding is not implemented');
   return {
     predictionType,
     clipSample: r.bool('clip_sample', clipDefault),

@@ -32,9 +32,9 @@ export function parseEulerConfig(raw: Readonly<Record<string, unknown>>, classNa
   // 'original_sample' is diffusers' backwards-compatible name for 'sample'.
   const prediction = r.oneOf('prediction_type', ['epsilon', 'v_prediction', 'sample', 'original_sample'], 'epsilon');
   r.oneOf('interpolation_type', ['linear'], 'linear', ['log_linear']);
-  r.only('use_karras_sigmas', false, 'Karras sigmas are not implemented');
-  r.only('use_exponential_sigmas', false, 'exponential sigmas are not implemented');
-  r.only('use_beta_sigmas', false, 'beta sigmas are not implemented');
+  r.refuseUnless('use_karras_sigmas', false, 'Karras sigmas are not implemented');
+  r.refuseUnless('use_exponential_sigmas', false, 'exponential sigmas are not implemented');
+  r.refuseUnless('use_beta_sigmas', false, 'beta sigmas are not implemented');
   // sigma_min / sigma_max only bound the Karras/exponential/beta conversions refused above.
   r.optionalNumber('sigma_min');
   r.optionalNumber('sigma_max');

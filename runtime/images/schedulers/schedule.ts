@@ -320,7 +320,7 @@ export class ConfigReader {
   }
 
   /** A key whose only supported value is `value` (absent and null are fine too). */
-  only(key: string, value: boolean | string, why: string): void {
+  refuseUnless(key: string, value: boolean | string, why: string): void {
     const v = this.raw[key];
     if (v === undefined || v === null || v === value) return;
     this.fail(key, `is ${show(v)}; only ${show(value)} is supported (${why})`);
