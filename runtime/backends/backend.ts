@@ -110,7 +110,11 @@ export interface DecoderSession {
    * the last position's, and `at` answers only for the positions asked for.
    */
   prefill(prompts: ReadonlyArray<readonly number[]>, everyPosition?: readonly boolean[]): Promise<PrefillLogits>;
-  /** Feeds each row its next token (one per row, in row order); returns logits [rows, vocab] flattened. */
+  /**
+   * Feeds each row its next token (one per row, in row order); returns logits [rows, vocab]
+   * flattened. A row given HOLD does not advance (its logits row is meaningless): only sessions
+   * with `extend` are ever given it, for rows that prefill in chunks or verify speculated tokens.
+   */
   decode(tokens: readonly number[]): Promise<Float32Array>;
   /** Keeps only these rows, in this order. */
   keepRows(rows: readonly number[]): void;
@@ -118,4 +122,32 @@ export interface DecoderSession {
   fork(row: number, copies: number): void;
   /** Drops every row (after a failed run the cache cannot be trusted). */
   reset(): void;
+  /**
+   * Optional: feeds rows `first..first + tokens.length - 1`, which hold a cache already, their next
+   * tokens (several per row) in one run; logits as prefill gives them, row numbers from 0 for
+   * `first`. Chunked prefill and speculative verification run on it.
+   */
+  extend?(first: number, tokens: ReadonlyArray<readonly number[]>, everyPosition?: readonly boolean[]): Promise<PrefillLogits>;
+  /** Optional (with extend): forgets row `row`'s positions from `length` on (rejected speculated tokens). */
+  truncate?(row: number, length: number): void;
+  /** Optional: KV blocks kept beside the rows, for prefix caching. */
+  readonly blocks?: KvBlockStore;
+}
+
+/** Row tokens that do not advance in a decode (see DecoderSession.decode). */
+export const HOLD = -1;
+
+/**
+ * Fixed-size blocks of cached positions kept by id, copied out of a row and into a new one; the
+ * prefix cache (runtime/batching/prefix-cache.ts) decides which ids exist.
+ */
+export interface KvBlockStore {
+  /** Positions per block. */
+  readonly size: number;
+  /** Keeps row `row`'s block `firstBlock + i` (positions from (firstBlock + i) x size) as `ids[i]`. */
+  save(row: number, firstBlock: number, ids: readonly number[]): void;
+  /** Appends a row whose cache is these blocks, in order. */
+  open(ids: readonly number[]): void;
+  /** Frees blocks. */
+  drop(ids: readonly number[]): void;
 }

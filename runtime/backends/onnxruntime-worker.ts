@@ -5,7 +5,7 @@ import * as ort from 'onnxruntime-node';
 import { availableParallelism } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { TENSOR_TYPES, type Backend, type Feeds, type Tensor, type TensorInfo, type TensorType } from './backend.ts';
-import { createOwnedKvEngine, ownedKvDecoderOf, type OwnedKvEngine } from './owned-kv-session.ts';
+import { createOwnedKvEngine, ownedKvDecoderOf, type OwnedKvEngine, type RawPrefill } from './owned-kv-session.ts';
 import { transferables, type LoadResult, type WorkerReply, type WorkerRequest } from './worker-protocol.ts';
 
 const KNOWN_TYPES: ReadonlySet<string> = new Set<string>(TENSOR_TYPES);
@@ -89,23 +89,13 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
       decoders.set(request.session, createOwnedKvEngine(model));
       return none;
     }
-    case 'decoder.prefill': {
-      const raw = await decoderOf(request.session).prefill(request.prompts, request.everyPosition);
-      return { result: raw, transfer: [raw.logits.buffer as ArrayBuffer] };
+    case 'decoder.call': {
+      const engine = decoderOf(request.session);
+      const result = await (engine[request.method] as (...args: unknown[]) => unknown)(...request.args);
+      // Runs answer logits (alone, or inside a RawPrefill): they move, not copy.
+      const logits = result instanceof Float32Array ? result : (result as Partial<RawPrefill> | undefined)?.logits;
+      return { result: result ?? null, transfer: logits ? [logits.buffer as ArrayBuffer] : [] };
     }
-    case 'decoder.decode': {
-      const logits = await decoderOf(request.session).decode(request.tokens);
-      return { result: logits, transfer: [logits.buffer as ArrayBuffer] };
-    }
-    case 'decoder.keepRows':
-      decoderOf(request.session).keepRows(request.rows);
-      return none;
-    case 'decoder.fork':
-      decoderOf(request.session).fork(request.row, request.copies);
-      return none;
-    case 'decoder.reset':
-      decoderOf(request.session).reset();
-      return none;
   }
 }
 

@@ -3,9 +3,9 @@
 import type { Worker } from 'node:worker_threads';
 import { spawnModuleWorker } from '../worker-spawn.ts';
 import { RuntimeError, throwIfAborted } from '../errors.ts';
-import type { Backend, BackendFactory, DecoderSession, Feeds, Tensor } from './backend.ts';
-import { prefillLogitsOf, type RawPrefill } from './owned-kv-session.ts';
-import { transferables, type LoadResult, type WorkerReply, type WorkerRequest } from './worker-protocol.ts';
+import type { Backend, BackendFactory, Feeds, Tensor } from './backend.ts';
+import { sessionOverEngine, type OwnedKvEngine, type RawPrefill } from './owned-kv-session.ts';
+import { transferables, type EngineMethod, type LoadResult, type WorkerReply, type WorkerRequest } from './worker-protocol.ts';
 
 type Pending = { resolve: (value: unknown) => void; reject: (err: unknown) => void };
 type Request = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
@@ -65,50 +65,55 @@ const host = (() => {
   };
 })();
 
-type DecoderRequest = Request extends infer R ? (R extends { op: `decoder.${string}` } ? Omit<R, 'session'> : never) : never;
-
 /**
- * The main thread's face of a decoder session kept in the worker. Calls are sent in order and the
- * worker runs them in order; keep-rows, fork and reset are not awaited, and should one fail, the
- * next prefill or decode rejects with its error.
+ * The main thread's face of an engine kept in the worker. Calls are sent in order and the worker
+ * runs them in order; the runs (prefill, extend, decode) are awaited, the bookkeeping calls are
+ * not, and should one of those fail, the next run rejects with its error.
  */
-function workerDecoderSession(call: (request: DecoderRequest) => Promise<unknown>): DecoderSession {
+function workerEngine(call: (method: EngineMethod, args: unknown[]) => Promise<unknown>): OwnedKvEngine {
   let rows = 0;
   let failure: unknown;
-  const send = (request: DecoderRequest) => void call(request).catch((err: unknown) => (failure ??= err));
-  const check = () => {
-    if (failure === undefined) return;
-    const err = failure;
-    failure = undefined;
-    throw err;
+  const send = (method: EngineMethod, ...args: unknown[]) => void call(method, args).catch((err: unknown) => (failure ??= err));
+  const run = async <T>(method: EngineMethod, ...args: unknown[]): Promise<T> => {
+    if (failure !== undefined) {
+      const err = failure;
+      failure = undefined;
+      throw err;
+    }
+    return (await call(method, args)) as T;
   };
+  const copy = (tokens: ReadonlyArray<readonly number[]>) => tokens.map((t) => [...t]);
   return {
     get rows() {
       return rows;
     },
     async prefill(prompts, everyPosition = []) {
-      check();
-      const raw = (await call({ op: 'decoder.prefill', prompts: prompts.map((p) => [...p]), everyPosition: [...everyPosition] })) as RawPrefill;
+      const raw = await run<RawPrefill>('prefill', copy(prompts), [...everyPosition]);
       rows += prompts.length;
-      return prefillLogitsOf(raw);
+      return raw;
     },
-    async decode(tokens) {
-      check();
-      return (await call({ op: 'decoder.decode', tokens: [...tokens] })) as Float32Array;
-    },
+    extend: (first, tokens, everyPosition = []) => run<RawPrefill>('extend', first, copy(tokens), [...everyPosition]),
+    decode: (tokens) => run<Float32Array>('decode', [...tokens]),
     keepRows(order) {
       rows = order.length;
-      send({ op: 'decoder.keepRows', rows: [...order] });
+      send('keepRows', [...order]);
     },
     fork(row, copies) {
       rows += copies;
-      send({ op: 'decoder.fork', row, copies });
+      send('fork', row, copies);
     },
+    truncate: (row, length) => send('truncate', row, length),
     reset() {
       rows = 0;
       failure = undefined;
-      send({ op: 'decoder.reset' });
+      send('reset');
     },
+    saveBlocks: (row, firstBlock, ids) => send('saveBlocks', row, firstBlock, [...ids]),
+    openBlocks(ids) {
+      rows += 1;
+      send('openBlocks', [...ids]);
+    },
+    dropBlocks: (ids) => send('dropBlocks', [...ids]),
   };
 }
 
@@ -135,14 +140,16 @@ export const createOnnxRuntimeBackend: BackendFactory = async (modelFile, option
     },
     async openOwnedKvSession(maxPositions: number) {
       await host.call({ op: 'decoder.open', session: loaded.session, maxPositions });
-      return workerDecoderSession((request) => {
-        if (released) throw new RuntimeError('internal', 'the model has been released');
-        const call = host.call<unknown>({ ...request, session: loaded.session } as Request);
-        running.add(call);
-        const forget = () => running.delete(call);
-        call.then(forget, forget);
-        return call;
-      });
+      return sessionOverEngine(
+        workerEngine((method, args) => {
+          if (released) throw new RuntimeError('internal', 'the model has been released');
+          const call = host.call<unknown>({ op: 'decoder.call', session: loaded.session, method, args });
+          running.add(call);
+          const forget = () => running.delete(call);
+          call.then(forget, forget);
+          return call;
+        }),
+      );
     },
     async dispose() {
       if (released) return;

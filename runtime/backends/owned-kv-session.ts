@@ -5,7 +5,7 @@
 // inference worker and back without a copy. A decode step therefore costs O(new tokens) outside
 // the graph, rows that leave cost O(their context) once, and nothing re-copies the whole batch.
 import { RuntimeError } from '../errors.ts';
-import type { Backend, DecoderSession, Feeds, PrefillLogits, Tensor } from './backend.ts';
+import { HOLD, type Backend, type DecoderSession, type Feeds, type PrefillLogits, type Tensor } from './backend.ts';
 
 export interface OwnedKvDecoder {
   backend: Backend;
@@ -86,21 +86,48 @@ export function prefillLogitsOf({ logits, lengths, every }: RawPrefill): Prefill
   return { at, last: (row) => at(row, (lengths[row] as number) - 1) };
 }
 
-/** The session's work where the buffers live: DecoderSession, with the prefill's logits unwrapped. */
-export type OwnedKvEngine = Omit<DecoderSession, 'prefill'> & { prefill(prompts: ReadonlyArray<readonly number[]>, everyPosition?: readonly boolean[]): Promise<RawPrefill> };
+/** Positions per prefix-cache block. */
+export const BLOCK_SIZE = 16;
 
-export function createOwnedKvSession(model: OwnedKvDecoder): DecoderSession {
-  const engine = createOwnedKvEngine(model);
+/** The session's work where the buffers live: DecoderSession, with the runs' logits unwrapped. */
+export interface OwnedKvEngine {
+  readonly rows: number;
+  prefill(prompts: ReadonlyArray<readonly number[]>, everyPosition?: readonly boolean[]): Promise<RawPrefill>;
+  extend(first: number, tokens: ReadonlyArray<readonly number[]>, everyPosition?: readonly boolean[]): Promise<RawPrefill>;
+  decode(tokens: readonly number[]): Promise<Float32Array>;
+  keepRows(rows: readonly number[]): void;
+  fork(row: number, copies: number): void;
+  truncate(row: number, length: number): void;
+  reset(): void;
+  saveBlocks(row: number, firstBlock: number, ids: readonly number[]): void;
+  openBlocks(ids: readonly number[]): void;
+  dropBlocks(ids: readonly number[]): void;
+}
+
+/** A DecoderSession over an engine, here or (through messages) in the inference worker. */
+export function sessionOverEngine(engine: OwnedKvEngine): DecoderSession {
   return {
     get rows() {
       return engine.rows;
     },
     prefill: async (prompts, everyPosition) => prefillLogitsOf(await engine.prefill(prompts, everyPosition)),
+    extend: async (first, tokens, everyPosition) => prefillLogitsOf(await engine.extend(first, tokens, everyPosition)),
     decode: (tokens) => engine.decode(tokens),
     keepRows: (rows) => engine.keepRows(rows),
     fork: (row, copies) => engine.fork(row, copies),
+    truncate: (row, length) => engine.truncate(row, length),
     reset: () => engine.reset(),
+    blocks: {
+      size: BLOCK_SIZE,
+      save: (row, firstBlock, ids) => engine.saveBlocks(row, firstBlock, ids),
+      open: (ids) => engine.openBlocks(ids),
+      drop: (ids) => engine.dropBlocks(ids),
+    },
   };
+}
+
+export function createOwnedKvSession(model: OwnedKvDecoder): DecoderSession {
+  return sessionOverEngine(createOwnedKvEngine(model));
 }
 
 export function createOwnedKvEngine(model: OwnedKvDecoder): OwnedKvEngine {
@@ -155,17 +182,53 @@ export function createOwnedKvEngine(model: OwnedKvDecoder): OwnedKvEngine {
     }
   }
 
-  /** The past_key_values feeds: the first `rows` rows of each buffer, viewed in place. */
-  function pastFeeds(rows: number): { feeds: Feeds; names: string[] } {
+  /** The past_key_values feeds: rows `first..first + rows - 1` of each buffer, viewed in place. */
+  function pastFeeds(first: number, rows: number): { feeds: Feeds; names: string[] } {
     const feeds: Feeds = {};
     const names: string[] = [];
     for (let k = 0; k < kinds; k++) {
       const name = pastName(k >> 1, k & 1);
-      feeds[name] = { type: 'float32', data: (buffers[k] as Float32Array).subarray(0, rows * rowStride()), dims: [rows, H, positionCapacity, D] };
+      feeds[name] = { type: 'float32', data: (buffers[k] as Float32Array).subarray(first * rowStride(), (first + rows) * rowStride()), dims: [rows, H, positionCapacity, D] };
       names.push(name);
     }
     return { feeds, names };
   }
+
+  /** Runs rows `first..` over their caches with `tokens` each (right-padded); writes their new positions. */
+  async function runOverCache(first: number, tokens: ReadonlyArray<readonly number[]>, logitsRows: (width: number) => number[]) {
+    const n = tokens.length;
+    const width = Math.max(1, ...tokens.map((t) => t.length));
+    const used = lengths.slice(first, first + n);
+    if (used.length !== n) throw new RuntimeError('internal', `rows ${first}..${first + n - 1} do not exist (${lengths.length} held)`);
+    reserve(lengths.length, Math.max(...used.map((u, r) => u + (tokens[r] as readonly number[]).length)));
+    const ids = new Array<number>(n * width).fill(0);
+    const positions = new Array<number>(n * width).fill(0);
+    tokens.forEach((row, r) => {
+      for (let t = 0; t < width; t++) positions[r * width + t] = (used[r] as number) + t;
+      row.forEach((token, t) => (ids[r * width + t] = token));
+    });
+    const counts = tokens.map((t) => t.length);
+    const { feeds, names } = pastFeeds(first, n);
+    feeds.input_ids = i64(ids, [n, width]);
+    feeds.position_ids = i64(positions, [n, width]);
+    feeds.attention_mask = cacheMask(used, positionCapacity, counts, width);
+    const wanted = logitsRows(width);
+    feeds.logits_rows = i64(wanted, [wanted.length]);
+    let outputs: Record<string, Tensor>;
+    try {
+      outputs = await backend.run(feeds, undefined, names);
+    } catch (err) {
+      dropEverything(); // the buffers went to the worker and did not come back
+      throw err;
+    }
+    reclaim(outputs, names);
+    writeNew(outputs, first, used, counts, width);
+    counts.forEach((c, r) => (lengths[first + r] = (used[r] as number) + c));
+    return outputs.logits?.data as Float32Array;
+  }
+
+  /** Prefix-cache blocks by id: [kind][H * BLOCK_SIZE * D], head-major like a row. */
+  const blocks = new Map<number, Float32Array[]>();
 
   /** Takes the buffers back from a run's result (they crossed to the worker and returned). */
   function reclaim(outputs: Record<string, Tensor>, names: readonly string[]) {
@@ -219,25 +282,20 @@ export function createOwnedKvEngine(model: OwnedKvDecoder): OwnedKvEngine {
     },
 
     async decode(tokens) {
-      const rows = lengths.length;
-      const total = Math.max(...lengths) + 1;
-      reserve(rows, total);
-      const { feeds, names } = pastFeeds(rows);
-      feeds.input_ids = i64(tokens, [rows, 1]);
-      feeds.position_ids = i64(lengths, [rows, 1]);
-      feeds.attention_mask = cacheMask(lengths, positionCapacity, new Array<number>(rows).fill(1), 1);
-      feeds.logits_rows = i64([...lengths.keys()], [rows]);
-      let outputs: Record<string, Tensor>;
-      try {
-        outputs = await backend.run(feeds, undefined, names);
-      } catch (err) {
-        dropEverything(); // the buffers went to the worker and did not come back
-        throw err;
-      }
-      reclaim(outputs, names);
-      writeNew(outputs, 0, lengths, new Array<number>(rows).fill(1), 1);
-      lengths = lengths.map((n) => n + 1);
-      return outputs.logits?.data as Float32Array;
+      // A held row is fed nothing (fresh 0): it keeps its length and its cache.
+      return runOverCache(
+        0,
+        tokens.map((t) => (t === HOLD ? [] : [t])),
+        () => [...lengths.keys()],
+      );
+    },
+
+    async extend(first, tokens, everyPosition = []) {
+      const counts = tokens.map((t) => t.length);
+      if (counts.some((c) => c === 0)) throw new RuntimeError('internal', 'extend needs at least one token per row');
+      const every = tokens.map((_, r) => everyPosition[r] === true);
+      const logits = await runOverCache(first, tokens, (width) => logitRows(counts, every, width));
+      return { logits, lengths: counts, every };
     },
 
     keepRows(order) {
@@ -262,8 +320,54 @@ export function createOwnedKvEngine(model: OwnedKvDecoder): OwnedKvEngine {
       lengths = [...lengths, ...new Array<number>(copies).fill(length)];
     },
 
+    truncate(row, length) {
+      const held = lengths[row];
+      if (held === undefined) throw new RuntimeError('internal', `row ${row} does not exist`);
+      lengths[row] = Math.max(0, Math.min(held, length));
+    },
+
     reset() {
       lengths = [];
+    },
+
+    saveBlocks(row, firstBlock, ids) {
+      const held = lengths[row] ?? 0;
+      ids.forEach((id, i) => {
+        const start = (firstBlock + i) * BLOCK_SIZE;
+        if (start + BLOCK_SIZE > held) throw new RuntimeError('internal', `row ${row} holds ${held} positions, not block ${firstBlock + i}`);
+        blocks.set(
+          id,
+          buffers.map((buffer) => {
+            const block = new Float32Array(H * BLOCK_SIZE * D);
+            for (let h = 0; h < H; h++) {
+              const src = ((row * H + h) * positionCapacity + start) * D;
+              block.set(buffer.subarray(src, src + BLOCK_SIZE * D), h * BLOCK_SIZE * D);
+            }
+            return block;
+          }),
+        );
+      });
+    },
+
+    openBlocks(ids) {
+      const row = lengths.length;
+      const length = ids.length * BLOCK_SIZE;
+      reserve(row + 1, Math.max(1, length));
+      ids.forEach((id, i) => {
+        const block = blocks.get(id);
+        if (!block) throw new RuntimeError('internal', `prefix block ${id} is not held`);
+        buffers.forEach((buffer, k) => {
+          for (let h = 0; h < H; h++) {
+            const dst = ((row * H + h) * positionCapacity + i * BLOCK_SIZE) * D;
+            buffer.set((block[k] as Float32Array).subarray(h * BLOCK_SIZE * D, (h + 1) * BLOCK_SIZE * D), dst);
+          }
+        });
+      });
+      lengths = [...lengths, length];
+    },
+
+    dropBlocks(ids) {
+      for (const id of ids) blocks.delete(id);
     },
   };
 }

@@ -1,5 +1,6 @@
 // Messages between the main thread and the inference worker (onnxruntime-worker.ts).
 import type { Tensor, TensorInfo } from './backend.ts';
+import type { OwnedKvEngine } from './owned-kv-session.ts';
 
 export type WorkerRequest =
   | { op: 'load'; id: number; file: string; threads: number | undefined }
@@ -8,11 +9,10 @@ export type WorkerRequest =
   // A decoder session kept in the worker beside its model (runtime/backends/owned-kv-session.ts):
   // its KV buffers never cross threads; only token ids go in and logits come out.
   | { op: 'decoder.open'; id: number; session: number; maxPositions: number }
-  | { op: 'decoder.prefill'; id: number; session: number; prompts: number[][]; everyPosition: boolean[] }
-  | { op: 'decoder.decode'; id: number; session: number; tokens: number[] }
-  | { op: 'decoder.keepRows'; id: number; session: number; rows: number[] }
-  | { op: 'decoder.fork'; id: number; session: number; row: number; copies: number }
-  | { op: 'decoder.reset'; id: number; session: number };
+  | { op: 'decoder.call'; id: number; session: number; method: EngineMethod; args: unknown[] };
+
+/** The engine's operations, called by name in the worker. */
+export type EngineMethod = Exclude<keyof OwnedKvEngine, 'rows'>;
 
 export interface LoadResult {
   session: number;
