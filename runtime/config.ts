@@ -28,8 +28,27 @@ const ModelEntrySchema = v.strictObject({
   max_running_sequences: v.optional(positiveInt, 8),
   /** Generation: most sequences (prompts x n x best_of) waiting to start, beyond the free slots. */
   max_queued_sequences: v.optional(positiveInt, 256),
-  /** Generation: KV budget in positions (running rows x the longest prompt + max_tokens); unset: max_running_sequences x context. */
+  /**
+   * Generation: KV budget in positions (running rows x the longest row): admission stays within
+   * it and growth beyond it preempts the newest sequences (recomputed later); a sequence whose
+   * prompt + max_tokens alone exceed it is refused. Unset: max_running_sequences x context.
+   */
   max_kv_tokens: v.optional(positiveInt),
+  /**
+   * Generation: most tokens one engine step runs (decode tokens + prompt chunks): a long prompt is
+   * prefilled a chunk per step, so running streams never stall for a whole prefill. Fused decoders
+   * only (others prefill whole).
+   */
+  max_step_tokens: v.optional(v.pipe(positiveInt, v.minValue(16)), 256),
+  /** Generation: prompt positions whose KV the prefix cache keeps (LRU, blocks of 16); 0 turns it off. Fused decoders only. */
+  prefix_cache_tokens: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 4096),
+  /**
+   * Generation: prompt-lookup speculative decoding by default for this model (OVMS's names):
+   * tokens proposed per step from the context's last n-gram (n <= max_ngram_size); a request's
+   * own values override. Unset or 0: off unless a request asks.
+   */
+  num_assistant_tokens: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(32))),
+  max_ngram_size: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(16))),
   /** Generation: most sequences one request may ask for (prompts x max(n, best_of)). */
   max_sequences_per_request: v.optional(positiveInt, 128),
   threads: v.optional(positiveInt),

@@ -117,6 +117,11 @@ export interface GenerateRequest {
   parallelToolCalls?: boolean;
   /** Enforced on the output by a grammar (default text). */
   outputFormat?: OutputFormat;
+  /**
+   * Prompt-lookup speculative decoding (OVMS's num_assistant_tokens and max_ngram_size): tokens
+   * proposed per step from the context; 0 turns the model's default off. Output is unchanged.
+   */
+  promptLookup?: { tokens?: number; maxNgram?: number };
   signal?: AbortSignal;
 }
 
@@ -153,6 +158,8 @@ export interface Generation extends AsyncIterable<GenerationEvent> {
   readonly promptTokens: number;
   /** Tokens generated so far over every choice. */
   completionTokens(): number;
+  /** Prompt tokens whose KV came from the prefix cache (each prompt counted once; known once prefilled). */
+  cachedTokens(): number;
   /** Choices in total: prompts x n. */
   readonly choices: number;
 }

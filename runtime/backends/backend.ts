@@ -124,8 +124,8 @@ export interface DecoderSession {
   reset(): void;
   /**
    * Optional: feeds rows `first..first + tokens.length - 1`, which hold a cache already, their next
-   * tokens (several per row) in one run; logits as prefill gives them, row numbers from 0 for
-   * `first`. Chunked prefill and speculative verification run on it.
+   * tokens (several per row; none holds the row) in one run; logits as prefill gives them, row
+   * numbers from 0 for `first`. Chunked prefill and speculative verification run on it.
    */
   extend?(first: number, tokens: ReadonlyArray<readonly number[]>, everyPosition?: readonly boolean[]): Promise<PrefillLogits>;
   /** Optional (with extend): forgets row `row`'s positions from `length` on (rejected speculated tokens). */

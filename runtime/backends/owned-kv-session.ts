@@ -64,7 +64,7 @@ function logitRows(lengths: readonly number[], every: readonly boolean[], width:
   const rows: number[] = [];
   lengths.forEach((n, r) => {
     if (every[r]) for (let t = 0; t < n; t++) rows.push(r * width + t);
-    else rows.push(r * width + n - 1);
+    else if (n > 0) rows.push(r * width + n - 1);
   });
   return rows;
 }
@@ -74,7 +74,7 @@ export function prefillLogitsOf({ logits, lengths, every }: RawPrefill): Prefill
   let next = 0;
   lengths.forEach((n, r) => {
     firstRow.push(next);
-    next += every[r] ? n : 1;
+    next += every[r] ? n : Math.min(n, 1); // a row fed nothing (extend) has no logits
   });
   const vocab = logits.length / next;
   const at = (row: number, t: number) => {
@@ -291,8 +291,8 @@ export function createOwnedKvEngine(model: OwnedKvDecoder): OwnedKvEngine {
     },
 
     async extend(first, tokens, everyPosition = []) {
+      // A row given no tokens is held, as in a decode.
       const counts = tokens.map((t) => t.length);
-      if (counts.some((c) => c === 0)) throw new RuntimeError('internal', 'extend needs at least one token per row');
       const every = tokens.map((_, r) => everyPosition[r] === true);
       const logits = await runOverCache(first, tokens, (width) => logitRows(counts, every, width));
       return { logits, lengths: counts, every };

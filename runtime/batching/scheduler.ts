@@ -1,13 +1,20 @@
-// Continuous batching for one decoder model. Each iteration: sequences that finished or whose
-// client left are dropped (their KV rows freed), waiting sequences are prefilled together and
-// join the batch, then every running sequence advances one token in a single backend run. The
-// decoder session owns the KV cache; this loop only says which rows prefill, decode and stay.
+// Continuous batching for one decoder model. Each step: sequences that finished or whose client
+// left are dropped (their KV rows freed); if the KV budget would overflow, the newest sequences are
+// preempted (requeued, recomputed later); waiting sequences are admitted — from the prefix cache
+// where their prompt's first blocks are kept, else by one batched prefill; prompts still being fed
+// get their next chunk within the step's token budget; then every running sequence advances in a
+// single run (one token, or several when prompt-lookup speculation proposed some and they verify).
+// The decoder session owns the KV cache; this loop only says which rows prefill, decode and stay.
 // Admission counts sequences, not requests, and free slots go to the request running the fewest
-// sequences, so one large request cannot hold the model while small ones wait.
-import type { DecoderSession } from '../backends/backend.ts';
+// sequences, so one large request cannot hold the model while small ones wait. The policies are
+// their own modules: step-budget.ts, kv-budget.ts, prefix-cache.ts, generation/prompt-lookup.ts.
+import { HOLD, type DecoderSession, type PrefillLogits } from '../backends/backend.ts';
 import { RuntimeError } from '../errors.ts';
 import { logprobsOf, type TokenLogprob } from '../generation/sampler.ts';
 import type { Sequence, StepOutput } from '../generation/sequence.ts';
+import { admits, kvCost, preemptions } from './kv-budget.ts';
+import { createPrefixCache, type PrefixCache } from './prefix-cache.ts';
+import { grantPrefill } from './step-budget.ts';
 
 export interface SchedulerLimits {
   maxRunning: number;
@@ -19,11 +26,18 @@ export interface SchedulerLimits {
    */
   maxQueuedSequences: number;
   /**
-   * KV budget in positions: rows x the longest reservation (prompt + max tokens) of the running
-   * sequences may not exceed it, so the cache (rows of one length) stays bounded. A sequence alone
-   * above it is refused. Undefined: bounded by maxRunning x the context only.
+   * KV budget in positions: rows x the longest row may not exceed it. Admission keeps within it;
+   * growth beyond it preempts the newest sequences. A sequence whose prompt + max tokens alone
+   * exceed it is refused. Undefined: bounded by maxRunning x the context only.
    */
   maxKvTokens?: number;
+  /**
+   * Most tokens one step runs (decode tokens + prompt chunks), with sessions that can extend a row
+   * (chunked prefill); undefined prefills every prompt whole.
+   */
+  maxStepTokens?: number;
+  /** Prompt positions kept in the prefix cache (whole blocks), with sessions that keep blocks; 0 turns it off. */
+  prefixCacheTokens?: number;
 }
 
 /** One request's sequences and where their output goes. */
@@ -32,6 +46,8 @@ export interface Submission {
   onStep(index: number, output: StepOutput): void;
   /** For echo with logprobs: prompt tokens 1.. scored by the prefill (token 0 has none). */
   promptLogprobs?: { top: number; onScores(index: number, scores: Array<{ logprob: number; top: TokenLogprob[] }>): void };
+  /** Called once per sequence when its prompt is in the cache: how many of its tokens came from the prefix cache. */
+  onPrefilled?(index: number, cachedTokens: number): void;
   onDone(): void;
   onError(err: unknown): void;
   signal?: AbortSignal;
@@ -42,6 +58,18 @@ interface Entry {
   index: number;
   submission: Submission;
   state: SubmissionState;
+  /** What the row must hold before it decodes: the prompt, plus what was generated before a preemption. */
+  context: readonly number[];
+  /** Positions of the context the row holds. */
+  fed: number;
+  /** Of those, restored from the prefix cache. */
+  cached: number;
+  /** Prompt scores gathered over the chunks, for echo with logprobs (undefined: not asked). */
+  scores?: Array<{ logprob: number; top: TokenLogprob[] }>;
+  /** Admission order, newest largest (preemption takes the newest). */
+  admitted: number;
+  /** Whether onPrefilled was called (once, on the first admission). */
+  reported: boolean;
 }
 
 interface SubmissionState {
@@ -61,8 +89,21 @@ export interface SchedulerStats {
   waiting: number;
   steps: number;
   prefills: number;
+  /** Runs that fed a prompt chunk over a row's cache (chunked prefill, prefix-cache remainders). */
+  chunks: number;
   /** Largest number of sequences advanced by one decode run. */
   largestDecodeBatch: number;
+  /** Largest number of tokens one step ran (decode + prefill + chunks). */
+  largestStepTokens: number;
+  /** Prompt tokens restored from the prefix cache instead of computed. */
+  cachedTokens: number;
+  /** Sequences preempted (rows freed, recomputed later) to stay within the KV budget. */
+  preemptions: number;
+  /** Largest rows x longest row held, in positions. */
+  peakKvTokens: number;
+  /** Speculated tokens proposed, and of those accepted. */
+  proposedTokens: number;
+  acceptedTokens: number;
 }
 
 export interface Scheduler {
@@ -70,21 +111,47 @@ export interface Scheduler {
   readonly stats: Readonly<SchedulerStats>;
 }
 
+/** Tokens the first waiting prompt gets even when decoding fills a step. */
+const CHUNK_FLOOR = 32;
+
 export function createScheduler(session: DecoderSession, limits: SchedulerLimits): Scheduler {
   let waiting: Entry[] = [];
-  let running: Entry[] = [];
+  /** Entries in session row order. */
+  let rows: Entry[] = [];
   let looping = false;
   let submitted = 0;
+  let admissions = 0;
   /** Sequences taken from the queue whose prefill is running: they hold slots already. */
   let admitting = 0;
-  const stats: SchedulerStats = { running: 0, waiting: 0, steps: 0, prefills: 0, largestDecodeBatch: 0 };
-  const sync = () => {
-    stats.running = running.length;
-    stats.waiting = new Set(waiting.map((e) => e.submission)).size;
+  const chunking = session.extend !== undefined && limits.maxStepTokens !== undefined;
+  const blocks = session.blocks;
+  const prefixCache: PrefixCache | undefined =
+    blocks && session.extend && (limits.prefixCacheTokens ?? 0) >= blocks.size ? createPrefixCache(blocks.size, Math.floor((limits.prefixCacheTokens as number) / blocks.size)) : undefined;
+  const stats: SchedulerStats = {
+    running: 0,
+    waiting: 0,
+    steps: 0,
+    prefills: 0,
+    chunks: 0,
+    largestDecodeBatch: 0,
+    largestStepTokens: 0,
+    cachedTokens: 0,
+    preemptions: 0,
+    peakKvTokens: 0,
+    proposedTokens: 0,
+    acceptedTokens: 0,
   };
+  const sync = () => {
+    stats.running = rows.length;
+    stats.waiting = new Set(waiting.map((e) => e.submission)).size;
+    stats.peakKvTokens = Math.max(stats.peakKvTokens, kvCost(rows.map((e) => ({ length: e.fed, order: 0 }))));
+  };
+  const live = (e: Entry) => !e.state.cancelled && !e.state.failed;
+  /** Whether the row holds its whole context (it decodes; fed grows past the context as it does). */
+  const decoding = (e: Entry) => e.fed >= e.context.length;
 
   function deliver(entry: Entry, output: StepOutput): void {
-    if (entry.state.cancelled || entry.state.failed) return;
+    if (!live(entry)) return;
     entry.submission.onStep(entry.index, output);
     if (output.finish && --entry.state.remaining === 0) {
       entry.state.release();
@@ -94,25 +161,34 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
 
   function fail(entries: Entry[], err: unknown): void {
     for (const e of entries) {
-      if (e.state.failed || e.state.cancelled || e.state.remaining === 0) continue;
+      if (!live(e) || e.state.remaining === 0) continue;
       e.state.failed = true;
       e.state.release();
       e.submission.onError(err);
     }
   }
 
+  /** Keeps these rows (in order) in the session and here; the others' slots are freed. */
+  function keep(kept: Entry[]): void {
+    if (kept.length === rows.length) return;
+    const index = new Map(rows.map((e, row) => [e, row]));
+    for (const e of rows) if (!kept.includes(e)) e.state.running--;
+    session.keepRows(kept.map((e) => index.get(e) as number));
+    rows = kept;
+    sync();
+  }
+
   /** Finished and cancelled sequences leave the batch; their KV rows go with them. */
-  function dropLeavers(): void {
-    const keep: number[] = [];
-    running.forEach((e, row) => {
-      if (!e.sequence.finished && !e.state.cancelled && !e.state.failed) keep.push(row);
-    });
-    if (keep.length === running.length) return;
-    running.forEach((e, row) => {
-      if (!keep.includes(row)) e.state.running--;
-    });
-    session.keepRows(keep);
-    running = keep.map((row) => running[row] as Entry);
+  const dropLeavers = () => keep(rows.filter((e) => !e.sequence.finished && live(e)));
+
+  /** Growth beyond the KV budget: the newest rows go back to the front of the queue, to be recomputed. */
+  function preempt(): void {
+    const held = rows.map((e) => ({ length: Math.max(e.fed, e.context.length), order: e.admitted }));
+    const victims = new Set(preemptions(held, limits.maxKvTokens, 1).map((i) => rows[i] as Entry));
+    if (victims.size === 0) return;
+    keep(rows.filter((e) => !victims.has(e)));
+    stats.preemptions += victims.size;
+    waiting = [...[...victims].sort((a, b) => a.admitted - b.admitted), ...waiting];
     sync();
   }
 
@@ -127,99 +203,259 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
     return best;
   }
 
-  function takeAdmissions(): Entry[] {
-    const slots = limits.maxRunning - running.length;
-    const admitted: Entry[] = [];
-    let longest = 0;
-    let longestReserved = Math.max(0, ...running.map((e) => reserved(e.sequence)));
-    while (admitted.length < slots && waiting.length > 0) {
+  /** Prefix-cache keys of a context (computed once per admission). */
+  const keysOf = new WeakMap<Entry, string[]>();
+
+  /**
+   * Admits waiting sequences into free slots, within the KV budget and the step's token budget:
+   * those whose prompt starts with cached blocks get a row opened from them now (fed in
+   * `feedChunks`); the rest are returned to be prefilled, each with its grant (a grant short of
+   * the context is a first chunk).
+   */
+  function admit(left: number, nothingElse: boolean): Array<{ entry: Entry; grant: number }> {
+    const fresh: Array<{ entry: Entry; grant: number }> = [];
+    let widest = 0;
+    const kvRows = rows.map((e) => ({ length: e.context.length, order: 0 }));
+    while (rows.length + fresh.length < limits.maxRunning && waiting.length > 0) {
       const at = fairest();
       const next = waiting[at] as Entry;
-      const nextLongest = Math.max(longest, next.sequence.prompt.length);
-      if (admitted.length > 0 && nextLongest * (admitted.length + 1) > limits.maxBatchTokens) break;
-      const nextReserved = Math.max(longestReserved, reserved(next.sequence));
-      const rows = running.length + admitted.length + 1;
-      if (limits.maxKvTokens !== undefined && rows > 1 && rows * nextReserved > limits.maxKvTokens) break;
-      longestReserved = nextReserved;
-      admitted.push(next);
+      const generated = next.sequence.generated;
+      const context = generated.length > 0 ? [...next.sequence.prompt, ...generated] : next.sequence.prompt;
+      if (!admits(kvRows, context.length, limits.maxKvTokens) && rows.length + fresh.length > 0) break;
+      // Prompt logprobs need every position computed, so they skip the cache.
+      const wantsScores = next.submission.promptLogprobs !== undefined && generated.length === 0;
+      const keys = prefixCache && !wantsScores ? prefixCache.keys(context) : undefined;
+      const hit = keys && prefixCache ? prefixCache.lookup(keys.slice(0, Math.floor((context.length - 1) / (blocks as NonNullable<typeof blocks>).size))) : [];
+      const cached = hit.length * (blocks?.size ?? 0);
+      const need = context.length - cached;
+      const grant = !chunking ? need : Math.min(need, left > 0 ? left : nothingElse && fresh.length === 0 ? Math.min(CHUNK_FLOOR, limits.maxStepTokens as number) : 0);
+      if (grant <= 0) break;
+      const width = Math.max(widest, grant);
+      if (cached === 0 && fresh.length > 0 && width * (fresh.length + 1) > limits.maxBatchTokens) break;
       waiting.splice(at, 1);
       next.state.running++;
-      longest = nextLongest;
+      Object.assign(next, { context, fed: cached, cached, admitted: admissions++, scores: wantsScores ? [] : undefined });
+      if (keys) keysOf.set(next, keys);
+      kvRows.push({ length: context.length, order: 0 });
+      left -= grant;
+      if (cached > 0) {
+        (blocks as NonNullable<typeof blocks>).open(hit);
+        stats.cachedTokens += cached;
+        rows.push(next);
+        pendingGrant.set(next, grant);
+      } else {
+        widest = width;
+        fresh.push({ entry: next, grant });
+      }
     }
     sync();
-    return admitted;
+    return fresh;
   }
 
-  /** Prefill: all admitted prompts in one run; each gets its first token. */
-  async function prefill(admitted: Entry[]): Promise<void> {
+  /** Grants of this step for rows opened from the cache during admission. */
+  const pendingGrant = new Map<Entry, number>();
+
+  /** Scores of prompt positions fed this run (prompt logprobs), kept until the prompt is complete. */
+  function gatherScores(e: Entry, logits: PrefillLogits, row: number, from: number, count: number): void {
+    const wanted = e.submission.promptLogprobs;
+    if (!wanted || !e.scores) return;
+    for (let t = 0; t < count && from + t + 1 < e.context.length; t++) e.scores.push(logprobsOf(logits.at(row, t), e.context[from + t + 1] as number, wanted.top));
+  }
+
+  /** A row whose context is now complete: its prompt blocks join the cache, and it takes its first step. */
+  function completed(e: Entry, logits: PrefillLogits, row: number, sessionRow: number): void {
+    if (!live(e)) return;
+    if (e.scores) e.submission.promptLogprobs?.onScores(e.index, e.scores);
+    e.scores = undefined;
+    if (!e.reported) {
+      e.reported = true;
+      e.submission.onPrefilled?.(e.index, e.cached);
+    }
+    const keys = keysOf.get(e);
+    if (prefixCache && keys && blocks) {
+      const { save, drop } = prefixCache.insert(keys, 0);
+      blocks.drop(drop);
+      for (const { block, id } of save) blocks.save(sessionRow, block, [id]);
+    }
+    deliver(e, e.sequence.step(logits.last(row)));
+  }
+
+  /**
+   * One prefill run for the admitted sequences without a cached prefix (their whole context, or
+   * a first chunk). Sequences of one request with the same prompt are prefilled once and forked.
+   */
+  async function prefill(fresh: Array<{ entry: Entry; grant: number }>): Promise<void> {
+    const unique: Array<{ entry: Entry; grant: number }> = [];
+    const copies = new Map<Entry, Entry[]>();
+    for (const f of fresh) {
+      const source = unique.find((u) => u.entry.state === f.entry.state && u.entry.context === f.entry.context && u.grant === f.grant && !u.entry.scores === !f.entry.scores);
+      if (source) copies.get(source.entry)?.push(f.entry);
+      else {
+        unique.push(f);
+        copies.set(f.entry, []);
+      }
+    }
     const logits = await session.prefill(
-      admitted.map((e) => e.sequence.prompt),
-      admitted.map((e) => e.submission.promptLogprobs !== undefined),
+      unique.map((u) => u.entry.context.slice(0, u.grant)),
+      unique.map((u) => u.entry.scores !== undefined),
     );
     stats.prefills++;
-    admitted.forEach((e, row) => {
-      const wanted = e.submission.promptLogprobs;
-      if (wanted && !e.state.cancelled) {
-        const scores = [];
-        for (let t = 0; t + 1 < e.sequence.prompt.length; t++) scores.push(logprobsOf(logits.at(row, t), e.sequence.prompt[t + 1] as number, wanted.top));
-        wanted.onScores(e.index, scores);
+    const first = rows.length;
+    rows.push(...unique.map((u) => u.entry));
+    unique.forEach(({ entry, grant }, r) => {
+      for (const copy of copies.get(entry) ?? []) {
+        session.fork(first + r, 1);
+        rows.push(copy);
       }
-      if (!e.state.cancelled) deliver(e, e.sequence.step(logits.last(row)));
     });
-    running = [...running, ...admitted];
+    // Every row is in place before any completes (completion may save blocks from its row).
+    unique.forEach(({ entry, grant }, r) => {
+      const family = [entry, ...(copies.get(entry) ?? [])];
+      for (const e of family) {
+        e.fed = grant;
+        gatherScores(e, logits, r, 0, grant);
+        if (decoding(e)) completed(e, copyOf(logits, r), 0, rows.indexOf(e));
+      }
+    });
     sync();
   }
 
-  /** Decode: every running sequence advances one token in one run. */
+  /** Rows still being prefilled get their next chunk, within the step's budget; neighbouring rows share a run. */
+  async function feedChunks(grants: Map<Entry, number>): Promise<void> {
+    const fed = [...grants]
+      .map(([entry, grant]) => ({ entry, grant, row: rows.indexOf(entry) }))
+      .filter((f) => f.row >= 0 && f.grant > 0 && live(f.entry))
+      .sort((a, b) => a.row - b.row);
+    for (let i = 0; i < fed.length; ) {
+      let j = i + 1;
+      while (j < fed.length && (fed[j] as (typeof fed)[number]).row === (fed[j - 1] as (typeof fed)[number]).row + 1) j++;
+      const run = fed.slice(i, j);
+      i = j;
+      const logits = await (session.extend as NonNullable<DecoderSession['extend']>)(
+        (run[0] as (typeof run)[number]).row,
+        run.map(({ entry, grant }) => entry.context.slice(entry.fed, entry.fed + grant)),
+        run.map(({ entry }) => entry.scores !== undefined),
+      );
+      stats.chunks++;
+      run.forEach(({ entry, grant }, r) => {
+        const from = entry.fed;
+        entry.fed = from + grant;
+        gatherScores(entry, logits, r, from, grant);
+        if (decoding(entry)) completed(entry, logits, r, rows.indexOf(entry));
+      });
+    }
+  }
+
+  /**
+   * Every decoding row advances: one token each in a decode run, or, when some rows proposed
+   * speculated tokens, their last token and the proposals in one extend run, each proposal
+   * accepted while it is what the sequence itself chooses (so output is exactly plain decoding's).
+   */
   async function decode(): Promise<void> {
-    const rows = running.length;
-    const pending = session.decode(running.map((e) => e.sequence.generated.at(-1) as number));
+    const active = rows.map((e) => decoding(e) && live(e) && !e.sequence.finished);
+    const count = active.filter(Boolean).length;
+    if (count === 0) return;
+    const proposals = rows.map((e, row) => (active[row] && session.extend && session.truncate ? e.sequence.propose() : []));
+    const last = (e: Entry) => e.sequence.generated.at(-1) as number;
+    if (proposals.some((p) => p.length > 0)) {
+      const pending = (session.extend as NonNullable<DecoderSession['extend']>)(
+        0,
+        rows.map((e, row) => (active[row] ? [last(e), ...(proposals[row] as number[])] : [])),
+        proposals.map((p) => p.length > 0),
+      );
+      for (const [row, e] of rows.entries()) if (active[row]) e.sequence.prepare();
+      const logits = await pending;
+      stats.steps++;
+      stats.largestDecodeBatch = Math.max(stats.largestDecodeBatch, count);
+      rows.forEach((e, row) => {
+        if (!active[row]) return;
+        const proposed = proposals[row] as number[];
+        stats.proposedTokens += proposed.length;
+        const start = e.fed;
+        let used = 0;
+        while (used <= proposed.length && live(e)) {
+          if (used > 0) e.sequence.prepare();
+          const out = e.sequence.step(proposed.length > 0 ? logits.at(row, used) : logits.last(row));
+          deliver(e, out);
+          used++;
+          if (out.finish || used > proposed.length || out.token !== proposed[used - 1]) break;
+          stats.acceptedTokens++;
+        }
+        // The row holds the fed tokens that were right: the last one and the accepted proposals.
+        e.fed = start + used;
+        if (used < proposed.length + 1) (session.truncate as NonNullable<DecoderSession['truncate']>)(row, e.fed);
+      });
+      return;
+    }
+    const pending = session.decode(rows.map((e, row) => (active[row] ? last(e) : HOLD)));
     // The model runs in the inference worker: meanwhile the sequences get ready for their logits.
-    for (const e of running) e.sequence.prepare();
+    for (const [row, e] of rows.entries()) if (active[row]) e.sequence.prepare();
     const logits = await pending;
     stats.steps++;
-    stats.largestDecodeBatch = Math.max(stats.largestDecodeBatch, rows);
-    const vocab = logits.length / rows;
-    running.forEach((e, row) => {
-      if (!e.state.cancelled && !e.state.failed) deliver(e, e.sequence.step(logits.subarray(row * vocab, (row + 1) * vocab)));
+    stats.largestDecodeBatch = Math.max(stats.largestDecodeBatch, count);
+    const vocab = logits.length / rows.length;
+    rows.forEach((e, row) => {
+      if (!active[row]) return;
+      e.fed++;
+      deliver(e, e.sequence.step(logits.subarray(row * vocab, (row + 1) * vocab)));
     });
+  }
+
+  /** A failed run: the batch cache went with it, so every sequence in flight fails. */
+  function failEverything(err: unknown, also: Entry[] = []): void {
+    const all = [...rows, ...also.filter((e) => !rows.includes(e))];
+    fail(all, wrap(err));
+    for (const e of all) e.state.running--;
+    rows = [];
+    pendingGrant.clear();
+    session.reset();
+    sync();
+  }
+
+  async function step(): Promise<void> {
+    dropLeavers();
+    preempt();
+    // The step's token budget: decoding rows first, then the rows part-way through their prompt
+    // (oldest first), then admissions with what is left.
+    const stepBudget = limits.maxStepTokens ?? Infinity;
+    const decodeTokens = rows.filter(decoding).length;
+    const partial = rows.filter((e) => !decoding(e));
+    const remaining = partial.map((e) => e.context.length - e.fed);
+    const given = chunking ? grantPrefill({ budget: stepBudget, floor: Math.min(CHUNK_FLOOR, stepBudget) }, decodeTokens, remaining) : remaining;
+    const grants = new Map(partial.map((e, i) => [e, given[i] as number]));
+    const spent = decodeTokens + sum(given);
+    const fresh = admit(stepBudget - spent, partial.length === 0);
+    for (const [e, grant] of pendingGrant) grants.set(e, grant);
+    const tokens = spent + sum([...pendingGrant.values()]) + sum(fresh.map((f) => f.grant));
+    pendingGrant.clear();
+    if (fresh.length > 0) {
+      admitting = fresh.length;
+      try {
+        await prefill(fresh);
+      } catch (err) {
+        failEverything(err, fresh.map((f) => f.entry));
+        return;
+      } finally {
+        admitting = 0;
+      }
+    }
+    try {
+      await feedChunks(grants);
+      dropLeavers();
+      await decode();
+    } catch (err) {
+      failEverything(err);
+      return;
+    }
+    stats.largestStepTokens = Math.max(stats.largestStepTokens, tokens);
+    sync();
   }
 
   async function loop(): Promise<void> {
     if (looping) return;
     looping = true;
     try {
-      while (running.length > 0 || waiting.length > 0) {
-        dropLeavers();
-        const admitted = takeAdmissions();
-        if (admitted.length > 0) {
-          admitting = admitted.length;
-          try {
-            await prefill(admitted);
-          } catch (err) {
-            // The batch cache went to the failed run: every sequence in flight fails with it.
-            fail([...admitted, ...running], wrap(err));
-            for (const e of [...admitted, ...running]) e.state.running--;
-            running = [];
-            session.reset();
-            sync();
-            continue;
-          } finally {
-            admitting = 0;
-          }
-        }
-        dropLeavers();
-        if (running.length === 0) continue;
-        try {
-          await decode();
-        } catch (err) {
-          fail(running, wrap(err));
-          for (const e of running) e.state.running--;
-          running = [];
-          session.reset();
-          sync();
-        }
-      }
+      while (rows.length > 0 || waiting.length > 0) await step();
     } finally {
       looping = false;
       sync();
@@ -236,11 +472,11 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
         throw new RuntimeError('invalid_request', `This request's prompt and max_tokens need ${largest} KV positions; the model's KV budget (max_kv_tokens) is ${budget}.`, { param: 'max_tokens' });
       }
       // Waiting sequences fill the free slots first; beyond them maxQueuedSequences may wait.
-      const room = limits.maxQueuedSequences + Math.max(0, limits.maxRunning - running.length - admitting) - waiting.length;
+      const room = limits.maxQueuedSequences + Math.max(0, limits.maxRunning - rows.length - admitting) - waiting.length;
       if (submission.sequences.length > room) {
         throw new RuntimeError(
           'queue_full',
-          `The model's queue is full (${waiting.length} sequences waiting, ${running.length} running; this request adds ${submission.sequences.length}); retry shortly.`,
+          `The model's queue is full (${waiting.length} sequences waiting, ${rows.length} running; this request adds ${submission.sequences.length}); retry shortly.`,
           { retryAfterSeconds: 1 },
         );
       }
@@ -260,7 +496,7 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
         order: submitted++,
         release: () => submission.signal?.removeEventListener('abort', onAbort),
       };
-      const entries = submission.sequences.map((sequence, index) => ({ sequence, index, submission, state }));
+      const entries: Entry[] = submission.sequences.map((sequence, index) => ({ sequence, index, submission, state, context: sequence.prompt, fed: 0, cached: 0, admitted: 0, reported: false }));
       submission.signal?.addEventListener('abort', onAbort, { once: true });
       waiting.push(...entries);
       sync();
@@ -269,10 +505,16 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
   };
 }
 
+/** Logits of one prefill row as a PrefillLogits of its own (forks read the same row). */
+function copyOf(logits: PrefillLogits, row: number): PrefillLogits {
+  return { last: () => logits.last(row).slice(), at: (_r, t) => logits.at(row, t) };
+}
+
+const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
+
 /** The KV positions a sequence can come to hold. */
 const reserved = (s: Sequence) => s.prompt.length + s.maxTokens;
 
 function wrap(err: unknown): unknown {
   return err instanceof RuntimeError ? err : new RuntimeError('internal', `generation failed: ${(err as Error).message}`, { cause: err });
 }
-

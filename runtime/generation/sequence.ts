@@ -3,6 +3,7 @@
 import { createDetokenizer } from './detokenizer.ts';
 import type { LogitsConstraint } from './grammar/grammar.ts';
 import { allMasked, buildPenalties, buildTruncation, isGreedy, sanitizeRow, type SamplingParams } from './logits-processors.ts';
+import { proposeByLookup } from './prompt-lookup.ts';
 import { createRng } from './rng.ts';
 import { argmax, logprobsOf, sampleRow, type TokenLogprob } from './sampler.ts';
 import { createStopMatcher } from './stop-strings.ts';
@@ -27,6 +28,11 @@ export interface SequenceOptions {
    * where the output is complete.
    */
   constraint?: LogitsConstraint;
+  /**
+   * Prompt-lookup speculation: each step may propose up to `count` next tokens found by the
+   * context's last n-gram (n <= maxNgram), for the model to verify in one run.
+   */
+  lookup?: { maxNgram: number; count: number };
 }
 
 export interface StepOutput {
@@ -51,6 +57,8 @@ export interface Sequence {
   step(logits: Float32Array): StepOutput;
   /** Work for the next step that does not need its logits (a grammar mask), done while the model runs. */
   prepare(): void;
+  /** Tokens it expects to generate next (prompt lookup), for verification in one run; often none. */
+  propose(): number[];
 }
 
 export function createSequence(o: SequenceOptions): Sequence {
@@ -84,6 +92,11 @@ export function createSequence(o: SequenceOptions): Sequence {
     },
     prepare() {
       if (!finished) o.constraint?.prepare(generated);
+    },
+    propose() {
+      const room = o.maxTokens - generated.length;
+      if (!o.lookup || finished || room <= 1) return [];
+      return proposeByLookup([...o.prompt, ...generated], o.lookup.maxNgram, Math.min(o.lookup.count, room - 1));
     },
     step(logits) {
       // The model's own most likely token: what is chosen if the processors leave no token at all.

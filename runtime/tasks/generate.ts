@@ -46,6 +46,9 @@ function generationDefaults(config: Record<string, unknown>): Partial<SamplingPa
   return defaults;
 }
 
+/** Prompt lookup's n-gram size when neither the request nor the config names one. */
+const DEFAULT_MAX_NGRAM = 3;
+
 export function createGenerator(entry: ModelEntry, manifest: ModelManifest, session: DecoderSession, tokenizer: Tokenizer): Generator {
   const defaults = generationDefaults(manifest.generationConfig);
   const eosIds = new Set([...idsOf(manifest.generationConfig.eos_token_id), ...idsOf(manifest.hfConfig.eos_token_id)]);
@@ -55,6 +58,8 @@ export function createGenerator(entry: ModelEntry, manifest: ModelManifest, sess
     maxBatchTokens: entry.max_batch_tokens,
     maxQueuedSequences: entry.max_queued_sequences,
     maxKvTokens: entry.max_kv_tokens,
+    maxStepTokens: entry.max_step_tokens,
+    prefixCacheTokens: entry.prefix_cache_tokens,
   });
   let engine: GrammarEngine | undefined;
   const grammarEngine = () => (engine ??= createXgrammarEngine(tokenizer.encodedVocabulary(), [...eosIds]));
@@ -149,6 +154,9 @@ export function createGenerator(entry: ModelEntry, manifest: ModelManifest, sess
       }
       // best_of ranks candidates by their log-probability, so it needs them even when not asked.
       const ranking = perPrompt > request.n;
+      // Prompt lookup, as asked or as the model is configured; not under a grammar, whose mask is per step.
+      const lookupTokens = request.promptLookup?.tokens ?? entry.num_assistant_tokens ?? 0;
+      const lookup = lookupTokens > 0 && !plan.grammar ? { count: lookupTokens, maxNgram: request.promptLookup?.maxNgram ?? entry.max_ngram_size ?? DEFAULT_MAX_NGRAM } : undefined;
       const matchers = plan.grammar ? await Promise.all(prompts.flatMap(() => Array.from({ length: perPrompt }, () => (plan.grammar as NonNullable<typeof plan.grammar>).matcher()))) : [];
       const sequences: Sequence[] = prompts.flatMap((ids, p) =>
         Array.from({ length: perPrompt }, (_, j) =>
@@ -163,6 +171,7 @@ export function createGenerator(entry: ModelEntry, manifest: ModelManifest, sess
             eosIds,
             logprobs: request.logprobs ?? (ranking ? 0 : undefined),
             decode,
+            ...(lookup ? { lookup } : {}),
           }),
         ),
       );
@@ -172,6 +181,7 @@ export function createGenerator(entry: ModelEntry, manifest: ModelManifest, sess
         return Array.from({ length: perPrompt }, () => (think || plan.parser ? createOutputChannels({ think, tools: plan.parser }) : undefined));
       });
       const callsMade = sequences.map(() => 0);
+      const cached = sequences.map(() => 0);
       const stream = createEventStream<GenerationEvent>();
       // Candidate i of prompt p is choice p * n + i once best_of has picked (else i < n directly).
       const choiceOf = (seq: number) => Math.floor(seq / perPrompt) * request.n + (seq % perPrompt);
@@ -200,6 +210,7 @@ export function createGenerator(entry: ModelEntry, manifest: ModelManifest, sess
               },
             }
           : {}),
+        onPrefilled: (seq: number, tokens: number) => (cached[seq] = tokens),
         onStep(seq: number, out: StepOutput) {
           const tokens = out.logprob && request.logprobs !== undefined ? [describe({ token: out.token, ...out.logprob })] : undefined;
           const channel = channels[seq];
@@ -239,6 +250,8 @@ export function createGenerator(entry: ModelEntry, manifest: ModelManifest, sess
         [Symbol.asyncIterator]: () => stream[Symbol.asyncIterator](),
         promptTokens: prompts.reduce((n, ids) => n + ids.length, 0),
         completionTokens: () => sequences.reduce((n, s) => n + s.generated.length, 0),
+        // Each prompt once: the most any of its sequences restored.
+        cachedTokens: () => prompts.reduce((n, _, p) => n + Math.max(...cached.slice(p * perPrompt, (p + 1) * perPrompt)), 0),
         choices: prompts.length * request.n,
       };
     },

@@ -64,7 +64,8 @@ export function createFakeRuntime(models: Array<Pick<ModelInfo, 'name' | 'task'>
       return {
         promptTokens: 7,
         choices: request.prompts.length * request.n,
-        completionTokens: () => completion,
+        cachedTokens: () => 0,
+      completionTokens: () => completion,
         async *[Symbol.asyncIterator]() {
           for (const e of events) {
             await new Promise((r) => setImmediate(r));
@@ -80,7 +81,7 @@ export function createFakeRuntime(models: Array<Pick<ModelInfo, 'name' | 'task'>
       throw new RuntimeError('wrong_task', 'The fake runtime makes no images.', { param: 'model' });
     },
     batchStats: () => ({ runs: 0, sequences: 0, largestBatch: 0 }),
-    generationStats: (): SchedulerStats => ({ running: 0, waiting: 0, steps: 0, prefills: 0, largestDecodeBatch: 0 }),
+    generationStats: (): SchedulerStats => ({ running: 0, waiting: 0, steps: 0, prefills: 0, chunks: 0, largestDecodeBatch: 0, largestStepTokens: 0, cachedTokens: 0, preemptions: 0, peakKvTokens: 0, proposedTokens: 0, acceptedTokens: 0 }),
     embed(request) {
       fake.calls.embed.push(request);
       return fake.onEmbed(request);

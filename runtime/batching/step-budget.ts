@@ -1,0 +1,26 @@
+// Chunked prefill's budget: each engine step runs at most `budget` tokens. Running sequences
+// decode first (one token each, more when they verify speculated tokens); prompts waiting to be
+// prefilled share what is left, oldest first, so a long prompt is fed a chunk per step and never
+// stalls the streams. The first prompt always gets at least `floor` tokens, so prefill progresses
+// even when decoding alone fills the budget.
+
+export interface StepBudget {
+  /** Most tokens one step runs (max_step_tokens). */
+  budget: number;
+  /** Tokens the oldest waiting prompt gets even when decoding fills the budget. */
+  floor: number;
+}
+
+/**
+ * Tokens granted to each prompt of `remaining` (prompt tokens still to feed, oldest first) in a
+ * step that also decodes `decodeTokens` tokens. A grant below a prompt's remaining is a chunk; 0
+ * means it waits for a later step.
+ */
+export function grantPrefill({ budget, floor }: StepBudget, decodeTokens: number, remaining: readonly number[]): number[] {
+  let left = Math.max(0, budget - decodeTokens);
+  return remaining.map((want, i) => {
+    const grant = Math.min(want, i === 0 ? Math.max(left, floor) : left);
+    left = Math.max(0, left - grant);
+    return grant;
+  });
+}
