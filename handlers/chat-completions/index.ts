@@ -1,7 +1,7 @@
 // POST /chat/completions (mounted under /v3 and /v1 by app.ts): OpenAI chat, unary or streamed.
 import type { Hono } from 'hono';
 import type { Runtime } from '../../runtime/index.ts';
-import { usageToWire } from '../shared/generation-params.ts';
+import { usageOf } from '../shared/generation-params.ts';
 import { answerGeneration, responseHeader } from '../shared/generation-route.ts';
 import { createRouteApp } from '../shared/route-app.ts';
 import { DEFAULT_SSE, type SseOptions } from '../shared/sse.ts';
@@ -20,7 +20,7 @@ export function createChatCompletionsApp(runtime: Runtime, sse: SseOptions = DEF
       request: (signal) => fromWire(body, signal),
       // The client is told the name it sent: max_completion_tokens or max_tokens.
       wireParams: { ...CHAT_WIRE_PARAMS, maxTokens: body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens' },
-      unary: (generation, choices) => toWire(header, choices, withLogprobs, generation.promptTokens, generation.completionTokens()),
+      unary: (generation, choices) => toWire(header, choices, withLogprobs, usageOf(generation)),
       async streamed(generation, out) {
         for (let index = 0; index < generation.choices; index++) out.send(toChunk(header, includeUsage, { index, delta: { role: 'assistant', content: '' } }));
         for await (const event of generation) {
@@ -36,7 +36,7 @@ export function createChatCompletionsApp(runtime: Runtime, sse: SseOptions = DEF
             for (const delta of toolCallDeltas(call.callIndex, call, toolCallId())) out.send(toChunk(header, includeUsage, { index: event.index, delta }));
           }
         }
-        if (includeUsage) out.send(toChunk(header, true, null, usageToWire(generation.promptTokens, generation.completionTokens())));
+        if (includeUsage) out.send(toChunk(header, true, null, usageOf(generation)));
       },
     });
   });

@@ -157,7 +157,7 @@ export const logprobContent = (tokens: GeneratedToken[]) =>
     top_logprobs: t.top.map((a) => ({ token: a.token, logprob: wireLogprob(a.logprob), bytes: a.bytes })),
   }));
 
-export function toWire(header: ResponseHeader, choices: ChoiceResult[], withLogprobs: boolean, promptTokens: number, completionTokens: number) {
+export function toWire(header: ResponseHeader, choices: ChoiceResult[], withLogprobs: boolean, usage: ReturnType<typeof usageToWire>) {
   return {
     ...envelope(header, 'chat.completion'),
     choices: choices.map((c, index) => ({
@@ -173,7 +173,7 @@ export function toWire(header: ResponseHeader, choices: ChoiceResult[], withLogp
       logprobs: withLogprobs ? { content: logprobContent(c.tokens), refusal: null } : null,
       finish_reason: c.finishReason,
     })),
-    usage: usageToWire(promptTokens, completionTokens),
+    usage,
   };
 }
 

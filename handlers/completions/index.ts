@@ -1,7 +1,7 @@
 // POST /completions (mounted under /v3 and /v1 by app.ts): OpenAI legacy completions, unary or streamed.
 import type { Hono } from 'hono';
 import type { Runtime } from '../../runtime/index.ts';
-import { usageToWire } from '../shared/generation-params.ts';
+import { usageOf } from '../shared/generation-params.ts';
 import { answerGeneration, responseHeader } from '../shared/generation-route.ts';
 import { createRouteApp } from '../shared/route-app.ts';
 import { DEFAULT_SSE, type SseOptions } from '../shared/sse.ts';
@@ -19,7 +19,7 @@ export function createCompletionsApp(runtime: Runtime, sse: SseOptions = DEFAULT
       stream: body.stream === true,
       request: (signal) => fromWire(body, signal),
       wireParams: { maxTokens: 'max_tokens', bestOf: 'best_of', logitBias: 'logit_bias' },
-      unary: (generation, choices) => toWire(header, choices, withLogprobs, generation.promptTokens, generation.completionTokens()),
+      unary: (generation, choices) => toWire(header, choices, withLogprobs, usageOf(generation)),
       async streamed(generation, out) {
         // text_offset continues across chunks of the same choice.
         const offsets = new Array<number>(generation.choices).fill(0);
@@ -32,7 +32,7 @@ export function createCompletionsApp(runtime: Runtime, sse: SseOptions = DEFAULT
             out.send(toChunk(header, includeUsage, { index: event.index, text: event.text, logprobs }));
           }
         }
-        if (includeUsage) out.send(toChunk(header, true, null, usageToWire(generation.promptTokens, generation.completionTokens())));
+        if (includeUsage) out.send(toChunk(header, true, null, usageOf(generation)));
       },
     });
   });

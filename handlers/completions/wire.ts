@@ -67,7 +67,7 @@ export function logprobsToWire(tokens: GeneratedToken[], offset: number) {
   };
 }
 
-export function toWire(header: ResponseHeader, choices: ChoiceResult[], withLogprobs: boolean, promptTokens: number, completionTokens: number) {
+export function toWire(header: ResponseHeader, choices: ChoiceResult[], withLogprobs: boolean, usage: ReturnType<typeof usageToWire>) {
   return {
     ...envelope(header, 'text_completion'),
     choices: choices.map((c, index) => ({
@@ -76,7 +76,7 @@ export function toWire(header: ResponseHeader, choices: ChoiceResult[], withLogp
       logprobs: withLogprobs ? logprobsToWire(c.tokens, 0) : null,
       finish_reason: c.finishReason,
     })),
-    usage: usageToWire(promptTokens, completionTokens),
+    usage,
   };
 }
 

@@ -68,7 +68,7 @@ export function createMessagesApp(runtime: Runtime, sse: SseOptions = DEFAULT_SS
       stream: body.stream === true,
       request: (signal) => fromWire(body, signal),
       wireParams: MESSAGES_WIRE_PARAMS,
-      unary: (generation, choices) => toWire(id, body.model, choices[0] as NonNullable<(typeof choices)[0]>, generation.promptTokens, generation.completionTokens()),
+      unary: (generation, choices) => toWire(id, body.model, choices[0] as NonNullable<(typeof choices)[0]>, generation.promptTokens, generation.completionTokens(), generation.cachedTokens()),
       ending: { done: null, flavor: 'anthropic', errorEvent: 'error' },
       async streamed(generation, out) {
         out.sendEvent('message_start', messageStart(id, body.model, generation.promptTokens));
@@ -77,7 +77,7 @@ export function createMessagesApp(runtime: Runtime, sse: SseOptions = DEFAULT_SS
         for await (const event of generation) {
           if (event.type === 'finish') {
             blocks.end();
-            out.sendEvent('message_delta', messageDelta(stopReasonOf(event.reason, event.stopSequence), event.stopSequence, generation.completionTokens()));
+            out.sendEvent('message_delta', messageDelta(stopReasonOf(event.reason, event.stopSequence), event.stopSequence, generation.promptTokens, generation.completionTokens(), generation.cachedTokens()));
             continue;
           }
           if (event.reasoning) blocks.text('thinking', event.reasoning);

@@ -182,9 +182,10 @@ function inputOf(args: string): unknown {
   }
 }
 
-const usage = (input: number, output: number) => ({ input_tokens: input, output_tokens: output, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 });
+/** Anthropic counts cache reads apart: input_tokens are the prompt tokens that were not. */
+const usage = (input: number, output: number, cached: number) => ({ input_tokens: input - cached, output_tokens: output, cache_creation_input_tokens: 0, cache_read_input_tokens: cached });
 
-export function toWire(id: string, model: string, choice: ChoiceResult, promptTokens: number, completionTokens: number) {
+export function toWire(id: string, model: string, choice: ChoiceResult, promptTokens: number, completionTokens: number, cachedTokens: number) {
   const content = [
     ...(choice.reasoning !== '' ? [{ type: 'thinking' as const, thinking: choice.reasoning, signature: '' }] : []),
     ...(choice.text !== '' || choice.toolCalls.length === 0 ? [{ type: 'text' as const, text: choice.text }] : []),
@@ -198,14 +199,14 @@ export function toWire(id: string, model: string, choice: ChoiceResult, promptTo
     content,
     stop_reason: stopReasonOf(choice.finishReason, choice.stopSequence),
     stop_sequence: choice.stopSequence ?? null,
-    usage: usage(promptTokens, completionTokens),
+    usage: usage(promptTokens, completionTokens, cachedTokens),
   };
 }
 
 /** The message_start event: the message with no content yet. */
 export const messageStart = (id: string, model: string, promptTokens: number) => ({
   type: 'message_start' as const,
-  message: { id, type: 'message' as const, role: 'assistant' as const, model, content: [], stop_reason: null, stop_sequence: null, usage: usage(promptTokens, 0) },
+  message: { id, type: 'message' as const, role: 'assistant' as const, model, content: [], stop_reason: null, stop_sequence: null, usage: usage(promptTokens, 0, 0) },
 });
 
 export type BlockKind = 'text' | 'thinking';
@@ -224,8 +225,9 @@ export const blockDelta = (index: number, kind: BlockKind | 'tool_use', text: st
 
 export const blockStop = (index: number) => ({ type: 'content_block_stop' as const, index });
 
-export const messageDelta = (reason: StopReason, stopSequence: string | undefined, outputTokens: number) => ({
+/** The closing delta; its usage is cumulative, with the cache reads known once the prompt ran. */
+export const messageDelta = (reason: StopReason, stopSequence: string | undefined, promptTokens: number, outputTokens: number, cachedTokens: number) => ({
   type: 'message_delta' as const,
   delta: { stop_reason: reason, stop_sequence: stopSequence ?? null },
-  usage: { output_tokens: outputTokens },
+  usage: { input_tokens: promptTokens - cachedTokens, output_tokens: outputTokens, cache_read_input_tokens: cachedTokens },
 });

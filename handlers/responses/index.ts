@@ -14,7 +14,7 @@ import { createResponseEvents, fromWire, logprobsOf, responseShell, RESPONSES_WI
 /** One stream event, named in its `event:` line as OpenAI sends them. */
 const sendEvent = (out: SseWriter, event: StreamEvent) => out.sendEvent(event.type, event);
 
-const usageOf = (generation: Generation) => ({ promptTokens: generation.promptTokens, completionTokens: generation.completionTokens() });
+const usageOf = (generation: Generation) => ({ promptTokens: generation.promptTokens, completionTokens: generation.completionTokens(), cachedTokens: generation.cachedTokens() });
 
 /** A collected choice as the events it came from: one delta with everything, then its finish. */
 const replay = (choice: ChoiceResult): GenerationEvent[] => [

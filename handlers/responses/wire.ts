@@ -308,12 +308,13 @@ export type ResponseStatus = 'in_progress' | 'completed' | 'incomplete' | 'faile
 export interface Usage {
   promptTokens: number;
   completionTokens: number;
+  cachedTokens: number;
 }
 
-export function usageToWire({ promptTokens, completionTokens }: Usage) {
+export function usageToWire({ promptTokens, completionTokens, cachedTokens }: Usage) {
   return {
     input_tokens: promptTokens,
-    input_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 },
+    input_tokens_details: { cached_tokens: cachedTokens, cache_write_tokens: 0 },
     output_tokens: completionTokens,
     output_tokens_details: { reasoning_tokens: 0 },
     total_tokens: promptTokens + completionTokens,

@@ -1,7 +1,7 @@
 // Request fields chat and completions share (sampling, stop, streaming options, vLLM-style
 // extensions) and their translation to the runtime's GenerateRequest fields.
 import * as v from 'valibot';
-import type { GenerateRequest } from '../../runtime/index.ts';
+import type { GenerateRequest, Generation } from '../../runtime/index.ts';
 import { RuntimeError } from '../../runtime/index.ts';
 import { finiteAbove, finiteBetween, integerBetween, tokenIdMap, wireObject } from './schemas.ts';
 
@@ -28,6 +28,9 @@ export const samplingFields = {
   min_p: v.nullish(finiteBetween(0, 1)),
   repetition_penalty: v.nullish(finiteAbove(0, 2)),
   ignore_eos: v.nullish(v.boolean()),
+  // OVMS's prompt-lookup speculative decoding.
+  num_assistant_tokens: v.nullish(integerBetween(0, 32)),
+  max_ngram_size: v.nullish(integerBetween(1, 16)),
 };
 
 /**
@@ -78,14 +81,21 @@ export function samplingFromWire(body: SamplingBody): Omit<GenerateRequest, 'mod
     seed: body.seed ?? undefined,
     stop,
     ignoreEos: body.ignore_eos ?? false,
+    ...(body.num_assistant_tokens != null || body.max_ngram_size != null
+      ? { promptLookup: { ...(body.num_assistant_tokens != null ? { tokens: body.num_assistant_tokens } : {}), ...(body.max_ngram_size != null ? { maxNgram: body.max_ngram_size } : {}) } }
+      : {}),
   };
 }
 
-export const usageToWire = (promptTokens: number, completionTokens: number) => ({
+export const usageToWire = (promptTokens: number, completionTokens: number, cachedTokens: number) => ({
   prompt_tokens: promptTokens,
   completion_tokens: completionTokens,
   total_tokens: promptTokens + completionTokens,
+  prompt_tokens_details: { cached_tokens: cachedTokens },
 });
+
+/** A generation's usage as chat and completions report it. */
+export const usageOf = (generation: Generation) => usageToWire(generation.promptTokens, generation.completionTokens(), generation.cachedTokens());
 
 export const SYSTEM_FINGERPRINT = 'fp_ovserve';
 

@@ -57,6 +57,31 @@ describe('openai client against a listening server (generation)', () => {
     expect([...finishes.entries()].sort()).toEqual([[0, 'length'], [1, 'length']]);
   });
 
+  it('a repeated system prompt is served from the prefix cache: usage.prompt_tokens_details.cached_tokens, same text', async () => {
+    const system = { role: 'system' as const, content: 'You are a terse assistant for a lighthouse keeper. '.repeat(6) };
+    const ask = (content: string) => client.chat.completions.create({ model: 'tiny-chat', messages: [system, { role: 'user', content }], max_tokens: 8, temperature: 0 });
+    const cold = await ask('Is the lamp lit?');
+    const warm = await ask('Is the lamp lit?');
+    const other = await ask('How is the weather at sea?');
+    for (const r of [cold, warm, other]) expectSpec('CreateChatCompletionResponse', r);
+    expect(cold.usage!.prompt_tokens_details!.cached_tokens).toBe(0);
+    expect(warm.choices[0]!.message.content).toBe(cold.choices[0]!.message.content);
+    // Whole blocks of 16 tokens, at least one token left to compute.
+    expect(warm.usage!.prompt_tokens_details!.cached_tokens).toBe(Math.floor((warm.usage!.prompt_tokens - 1) / 16) * 16);
+    expect(other.usage!.prompt_tokens_details!.cached_tokens).toBeGreaterThan(64);
+    expect(other.usage!.prompt_tokens_details!.cached_tokens).toBeLessThan(other.usage!.prompt_tokens);
+  });
+
+  it("OVMS's prompt-lookup fields change speed, not text; out of range is a 400 naming the field", async () => {
+    const plain = await client.completions.create({ model: 'tiny-chat', prompt: 'one two three one two three one two', max_tokens: 16, temperature: 0 });
+    const body = { model: 'tiny-chat', prompt: 'one two three one two three one two', max_tokens: 16, temperature: 0, num_assistant_tokens: 4, max_ngram_size: 2 };
+    const speculated = await client.completions.create(body as OpenAI.CompletionCreateParamsNonStreaming);
+    expect(speculated.choices[0]!.text).toBe(plain.choices[0]!.text);
+    const bad = await client.completions.create({ ...body, num_assistant_tokens: 99 } as OpenAI.CompletionCreateParamsNonStreaming).catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((bad as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('num_assistant_tokens');
+  });
+
   it('seed reproduces the same sampled text', async () => {
     const ask = () => client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 10, temperature: 1, seed: 42 });
     const [a, b] = await Promise.all([ask(), ask()]);
