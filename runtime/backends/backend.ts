@@ -116,7 +116,7 @@ export interface DecoderSession {
    * with `extend` are ever given it, for rows that prefill in chunks or verify speculated tokens.
    */
   decode(tokens: readonly number[]): Promise<Float32Array>;
-  /** Keeps only these rows, in this order. */
+  /** Keeps only these rows, in this order; a row named twice is duplicated (beams fork). */
   keepRows(rows: readonly number[]): void;
   /** Appends `copies` duplicates of row `row` (beams and n > 1 share a prompt's cache). */
   fork(row: number, copies: number): void;

@@ -150,6 +150,14 @@ export function createOwnedKvEngine(model: OwnedKvDecoder): OwnedKvEngine {
     }
   }
 
+  /** Row `row` of a buffer into a one-row array of the same position capacity, `length` positions. */
+  function copyRowInto(source: Float32Array, row: number, target: Float32Array, length: number) {
+    for (let h = 0; h < H; h++) {
+      const src = (row * H + h) * positionCapacity * D;
+      target.set(source.subarray(src, src + length * D), h * positionCapacity * D);
+    }
+  }
+
   /** Room for `rows` rows of up to `positions` positions; existing rows keep their contents. */
   function reserve(rows: number, positions: number) {
     if (positions > model.maxPositions) throw new RuntimeError('invalid_request', `the sequence needs ${positions} positions; the model holds ${model.maxPositions}`);
@@ -246,6 +254,34 @@ export function createOwnedKvEngine(model: OwnedKvDecoder): OwnedKvEngine {
     buffers = [];
   }
 
+  function keepRows(order: readonly number[]): void {
+    if (order.length === lengths.length && order.every((r, i) => r === i)) return;
+    reserve(order.length, Math.max(1, ...order.map((r) => lengths[r] as number)));
+    // Only rows that change source are copied. A source row that some target overwrites is
+    // read first into a snapshot (its used positions only); the others are read in place.
+    const overwritten = new Set(order.filter((from, to) => from !== to && from < order.length && order[from] !== from));
+    const snapshots = new Map<number, Float32Array[]>();
+    for (const from of overwritten) {
+      snapshots.set(
+        from,
+        buffers.map((buffer) => {
+          const copy = new Float32Array(H * positionCapacity * D);
+          copyRowInto(buffer, from, copy, lengths[from] as number);
+          return copy;
+        }),
+      );
+    }
+    order.forEach((from, to) => {
+      if (from === to) return;
+      const snapshot = snapshots.get(from);
+      buffers.forEach((buffer, k) => {
+        if (snapshot) copyRow(snapshot[k] as Float32Array, positionCapacity, 0, buffer, to, lengths[from] as number);
+        else copyRow(buffer, positionCapacity, from, buffer, to, lengths[from] as number);
+      });
+    });
+    lengths = order.map((r) => lengths[r] as number);
+  }
+
   return {
     get rows() {
       return lengths.length;
@@ -298,26 +334,10 @@ export function createOwnedKvEngine(model: OwnedKvDecoder): OwnedKvEngine {
       return { logits, lengths: counts, every };
     },
 
-    keepRows(order) {
-      if (order.length === lengths.length && order.every((r, i) => r === i)) return;
-      const increasing = order.every((r, i) => i === 0 || r > (order[i - 1] as number));
-      const targets = increasing ? buffers : buffers.map(() => new Float32Array(rowCapacity * rowStride()));
-      // Increasing order copies in place: row j's source is never a row an earlier copy wrote.
-      buffers.forEach((source, k) => {
-        order.forEach((from, to) => {
-          if (!increasing || from !== to) copyRow(source, positionCapacity, from, targets[k] as Float32Array, to, lengths[from] as number);
-        });
-      });
-      buffers = targets;
-      lengths = order.map((r) => lengths[r] as number);
-    },
+    keepRows,
 
     fork(row, copies) {
-      const length = lengths[row] as number;
-      const first = lengths.length;
-      reserve(first + copies, length);
-      for (let c = 0; c < copies; c++) buffers.forEach((buffer) => copyRow(buffer, positionCapacity, row, buffer, first + c, length));
-      lengths = [...lengths, ...new Array<number>(copies).fill(length)];
+      keepRows([...lengths.keys(), ...new Array<number>(copies).fill(row)]);
     },
 
     truncate(row, length) {

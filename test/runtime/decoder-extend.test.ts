@@ -78,6 +78,20 @@ describe('fused decoder session: extend, hold, truncate, prefix blocks', () => {
     for (const r of [0, 1]) expect(maxAbsDiff(rowOf(caught, r, vocab), rowOf(next, r, vocab))).toBeLessThan(TOLERANCE);
   });
 
+  it('keepRows permutes and duplicates rows (beams fork), copying only rows that change', async () => {
+    const prompts = [PROMPT.slice(0, 9), PROMPT.slice(3, 25), PROMPT.slice(10, 14)];
+    await session.prefill(prompts);
+    const next = [11, 12, 13];
+    const reference = (await session.decode(next)).slice();
+    session.reset();
+    await session.prefill(prompts);
+    const order = [2, 0, 0, 1, 2];
+    session.keepRows(order);
+    expect(session.rows).toBe(5);
+    const reordered = await session.decode(order.map((r) => next[r]!));
+    order.forEach((from, to) => expect(maxAbsDiff(rowOf(reordered, to, vocab), rowOf(reference, from, vocab))).toBeLessThan(TOLERANCE));
+  });
+
   it('truncate takes back positions: the row continues as if they were never fed', async () => {
     await session.prefill([PROMPT.slice(0, 12)]);
     const plain = (await session.decode([77])).slice();
