@@ -104,6 +104,8 @@ export interface GenerateRequest {
   logitBias?: Record<number, number>;
   seed?: number;
   stop?: string[];
+  /** The stop string that ended a choice stays in its text. */
+  includeStopString?: boolean;
   ignoreEos?: boolean;
   /** Report the chosen token's log-probability and this many alternatives. */
   logprobs?: number;
@@ -122,6 +124,11 @@ export interface GenerateRequest {
    * proposed per step from the context; 0 turns the model's default off. Output is unchanged.
    */
   promptLookup?: { tokens?: number; maxNgram?: number };
+  /**
+   * Beam search as OVMS defines it (use_beam_search): `width` beams (best_of), the `n` best
+   * hypotheses returned; score = sum of log-probabilities / length ** lengthPenalty. Deterministic.
+   */
+  beamSearch?: { width: number; lengthPenalty: number; earlyStopping: boolean };
   signal?: AbortSignal;
 }
 

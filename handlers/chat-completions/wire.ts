@@ -5,7 +5,7 @@ import { RuntimeError, type ChatMessage, type FinishReason, type GeneratedToken,
 import type { ChoiceResult } from '../shared/collect.ts';
 import { envelope, type ResponseHeader } from '../shared/generation-route.ts';
 import { FunctionName, integerBetween, JsonSchemaObject, looseWireObject, wireObject } from '../shared/schemas.ts';
-import { rejectUnsupported, samplingFields, samplingFromWire, unsupportedFields, usageToWire, wireLogprob } from '../shared/generation-params.ts';
+import { rejectUnsupported, SHARED_WIRE_PARAMS, samplingFields, samplingFromWire, unsupportedFields, usageToWire, wireLogprob } from '../shared/generation-params.ts';
 
 const ContentPart = looseWireObject({ type: v.string() });
 const MessageToolCall = looseWireObject({
@@ -142,7 +142,7 @@ export function fromWire(body: ChatRequest, signal: AbortSignal): GenerateReques
 }
 
 /** Runtime field -> the chat wire field, for error params. */
-export const CHAT_WIRE_PARAMS = { prompt: 'messages', logitBias: 'logit_bias', tools: 'tools', toolChoice: 'tool_choice', outputFormat: 'response_format' } as const;
+export const CHAT_WIRE_PARAMS = { ...SHARED_WIRE_PARAMS, prompt: 'messages', tools: 'tools', toolChoice: 'tool_choice', outputFormat: 'response_format' } as const;
 
 /** OpenAI's tool-call ids: `call_` and 24 random characters. */
 export const toolCallId = () => `call_${randomUUID().replace(/-/g, '').slice(0, 24)}`;

@@ -1,7 +1,7 @@
 // POST /completions (mounted under /v3 and /v1 by app.ts): OpenAI legacy completions, unary or streamed.
 import type { Hono } from 'hono';
 import type { Runtime } from '../../runtime/index.ts';
-import { usageOf } from '../shared/generation-params.ts';
+import { SHARED_WIRE_PARAMS, usageOf } from '../shared/generation-params.ts';
 import { answerGeneration, responseHeader } from '../shared/generation-route.ts';
 import { createRouteApp } from '../shared/route-app.ts';
 import { DEFAULT_SSE, type SseOptions } from '../shared/sse.ts';
@@ -18,7 +18,7 @@ export function createCompletionsApp(runtime: Runtime, sse: SseOptions = DEFAULT
     return answerGeneration(c, runtime, sse, {
       stream: body.stream === true,
       request: (signal) => fromWire(body, signal),
-      wireParams: { maxTokens: 'max_tokens', bestOf: 'best_of', logitBias: 'logit_bias' },
+      wireParams: { ...SHARED_WIRE_PARAMS, maxTokens: 'max_tokens' },
       unary: (generation, choices) => toWire(header, choices, withLogprobs, usageOf(generation)),
       async streamed(generation, out) {
         // text_offset continues across chunks of the same choice.

@@ -20,7 +20,6 @@ export const CompletionRequestSchema = wireObject({
   max_tokens: v.nullish(integerBetween(1), 16),
   logprobs: v.nullish(integerBetween(0, 5)),
   echo: v.nullish(v.boolean()),
-  best_of: v.nullish(integerBetween(1, 20)),
 });
 
 export type CompletionRequest = v.InferOutput<typeof CompletionRequestSchema>;
@@ -33,16 +32,10 @@ function promptsOf(prompt: CompletionRequest['prompt']): GeneratePrompt[] {
 
 export function fromWire(body: CompletionRequest, signal: AbortSignal): GenerateRequest {
   rejectUnsupported(body, TOOL_FIELDS);
-  const n = body.n ?? 1;
-  if (body.best_of !== undefined && body.best_of !== null) {
-    if (body.best_of < n) throw new RuntimeError('invalid_request', `best_of (${body.best_of}) must be at least n (${n}).`, { param: 'best_of' });
-    if (body.stream && body.best_of > n) throw new RuntimeError('invalid_request', 'best_of results cannot be streamed.', { param: 'best_of' });
-  }
   return {
     ...samplingFromWire(body),
     model: body.model,
     prompts: promptsOf(body.prompt),
-    bestOf: body.best_of ?? undefined,
     maxTokens: body.max_tokens,
     logprobs: body.logprobs ?? undefined,
     echo: body.echo ?? false,

@@ -31,7 +31,16 @@ export const samplingFields = {
   // OVMS's prompt-lookup speculative decoding.
   num_assistant_tokens: v.nullish(integerBetween(0, 32)),
   max_ngram_size: v.nullish(integerBetween(1, 16)),
+  // best_of: sampled candidates of which the n likeliest return; with OVMS's use_beam_search, the beam width.
+  best_of: v.nullish(integerBetween(1, 20)),
+  use_beam_search: v.nullish(v.boolean()),
+  length_penalty: v.nullish(finiteBetween(-10, 10)),
+  early_stopping: v.nullish(v.boolean()),
+  include_stop_str_in_output: v.nullish(v.boolean()),
 };
+
+/** Wire names of the shared fields the runtime names otherwise, for its errors' `param`. */
+export const SHARED_WIRE_PARAMS = { bestOf: 'best_of', promptLookup: 'num_assistant_tokens', logitBias: 'logit_bias' } as const;
 
 /**
  * OpenAI parameters this server knows but does not implement: each gets a 400 naming it
@@ -68,8 +77,22 @@ type SamplingBody = { [K in keyof typeof samplingFields]?: v.InferOutput<(typeof
 /** The GenerateRequest fields both routes fill the same way. */
 export function samplingFromWire(body: SamplingBody): Omit<GenerateRequest, 'model' | 'prompts' | 'signal'> {
   const stop = body.stop === undefined || body.stop === null ? [] : typeof body.stop === 'string' ? [body.stop] : body.stop;
+  const n = body.n ?? 1;
+  if (body.best_of != null) {
+    if (body.best_of < n) throw new RuntimeError('invalid_request', `best_of (${body.best_of}) must be at least n (${n}).`, { param: 'best_of' });
+    if (body.stream && body.best_of > n && !body.use_beam_search) throw new RuntimeError('invalid_request', 'best_of results cannot be streamed.', { param: 'best_of' });
+  }
+  const beams = body.use_beam_search === true;
+  // OVMS: beam search answers whole; its parameters mean nothing without it.
+  if (beams && body.stream) throw new RuntimeError('invalid_request', 'Beam search results cannot be streamed.', { param: 'use_beam_search' });
+  for (const key of ['length_penalty', 'early_stopping'] as const) {
+    if (body[key] != null && !beams) throw new RuntimeError('invalid_request', `'${key}' applies to beam search only (use_beam_search: true).`, { param: key });
+  }
   return {
-    n: body.n ?? 1,
+    n,
+    ...(body.best_of != null ? { bestOf: body.best_of } : {}),
+    ...(beams ? { beamSearch: { width: body.best_of ?? n, lengthPenalty: body.length_penalty ?? 1, earlyStopping: body.early_stopping ?? false } } : {}),
+    ...(body.include_stop_str_in_output ? { includeStopString: true } : {}),
     temperature: body.temperature ?? undefined,
     topP: body.top_p ?? undefined,
     topK: body.top_k !== undefined && body.top_k !== null && body.top_k > 0 ? body.top_k : undefined,

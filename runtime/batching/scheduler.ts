@@ -11,6 +11,7 @@
 import { HOLD, type DecoderSession, type PrefillLogits } from '../backends/backend.ts';
 import { RuntimeError } from '../errors.ts';
 import { logprobsOf, type TokenLogprob } from '../generation/sampler.ts';
+import type { BeamSearch, Hypothesis } from '../generation/beam-search.ts';
 import type { Sequence, StepOutput } from '../generation/sequence.ts';
 import { admits, kvCost, preemptions } from './kv-budget.ts';
 import { createPrefixCache, type PrefixCache } from './prefix-cache.ts';
@@ -40,6 +41,19 @@ export interface SchedulerLimits {
   prefixCacheTokens?: number;
 }
 
+/**
+ * Beam search for a submission's one sequence (which holds the prompt and max tokens): its beams
+ * run as rows, reordered and forked as the search says, and its hypotheses come at the end.
+ */
+export interface BeamSubmission {
+  search: BeamSearch;
+  /** Rows it takes once it runs (the beam width). */
+  width: number;
+  /** The log-probabilities the search reads from a beam's logits row (which it may modify). */
+  score(logits: Float32Array, tokens: readonly number[]): Float32Array;
+  onResults(hypotheses: Hypothesis[]): void;
+}
+
 /** One request's sequences and where their output goes. */
 export interface Submission {
   sequences: Sequence[];
@@ -48,9 +62,17 @@ export interface Submission {
   promptLogprobs?: { top: number; onScores(index: number, scores: Array<{ logprob: number; top: TokenLogprob[] }>): void };
   /** Called once per sequence when its prompt is in the cache: how many of its tokens came from the prefix cache. */
   onPrefilled?(index: number, cachedTokens: number): void;
+  /** Beam search instead of per-sequence steps; `sequences` then holds exactly one. */
+  beam?: BeamSubmission;
   onDone(): void;
   onError(err: unknown): void;
   signal?: AbortSignal;
+}
+
+/** A running beam search: its rows in the order of the search's beams. */
+interface BeamGroup {
+  beam: BeamSubmission;
+  entries: Entry[];
 }
 
 interface Entry {
@@ -70,6 +92,10 @@ interface Entry {
   admitted: number;
   /** Whether onPrefilled was called (once, on the first admission). */
   reported: boolean;
+  /** Beam rows: their search, the token to feed next, and whether the search let the beam go. */
+  group?: BeamGroup;
+  next?: number;
+  closed?: boolean;
 }
 
 interface SubmissionState {
@@ -179,12 +205,59 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
   }
 
   /** Finished and cancelled sequences leave the batch; their KV rows go with them. */
-  const dropLeavers = () => keep(rows.filter((e) => !e.sequence.finished && live(e)));
+  const dropLeavers = () => keep(rows.filter((e) => !e.sequence.finished && !e.closed && live(e)));
+
+  /** Beam rows forked this step: the new row's entry and the row it copies. */
+  let forks: Array<{ entry: Entry; from: Entry }> = [];
+
+  /** One step of a beam search: its rows' log-probabilities in, its beams kept, forked or let go. */
+  function beamStep(group: BeamGroup, logitsOf: (e: Entry) => Float32Array): void {
+    const search = group.beam.search;
+    const { parents, tokens } = search.step(group.entries.map((e, k) => group.beam.score(logitsOf(e), (search.beams[k] as { tokens: readonly number[] }).tokens)));
+    if (search.done) {
+      for (const e of group.entries) e.closed = true;
+      const first = group.entries[0] as Entry;
+      if (!live(first)) return;
+      first.state.remaining = 0;
+      first.state.release();
+      group.beam.onResults(search.results());
+      first.submission.onDone();
+      return;
+    }
+    const reused = new Set<Entry>();
+    const next = parents.map((p, k) => {
+      const parent = group.entries[p] as Entry;
+      if (!reused.has(parent)) {
+        reused.add(parent);
+        parent.next = tokens[k] as number;
+        return parent;
+      }
+      const copy: Entry = { ...parent, next: tokens[k] as number };
+      forks.push({ entry: copy, from: parent });
+      return copy;
+    });
+    for (const e of group.entries) if (!reused.has(e)) e.closed = true;
+    group.entries = next;
+  }
+
+  /** The session follows the beam steps: closed rows go, forked rows are appended as copies. */
+  function applyBeamSteps(): void {
+    if (forks.length === 0 && !rows.some((e) => e.closed)) return;
+    const index = new Map(rows.map((e, row) => [e, row]));
+    const kept = rows.filter((e) => !e.closed);
+    for (const e of rows) if (e.closed) e.state.running--;
+    for (const f of forks) f.entry.state.running++;
+    session.keepRows([...kept.map((e) => index.get(e) as number), ...forks.map((f) => index.get(f.from) as number)]);
+    rows = [...kept, ...forks.map((f) => f.entry)];
+    forks = [];
+    sync();
+  }
 
   /** Growth beyond the KV budget: the newest rows go back to the front of the queue, to be recomputed. */
   function preempt(): void {
     const held = rows.map((e) => ({ length: Math.max(e.fed, e.context.length), order: e.admitted }));
-    const victims = new Set(preemptions(held, limits.maxKvTokens, 1).map((i) => rows[i] as Entry));
+    // A beam search is not preempted: its beams would have to be recomputed together.
+    const victims = new Set(preemptions(held, limits.maxKvTokens, 1).map((i) => rows[i] as Entry).filter((e) => !e.group && !e.submission.beam));
     if (victims.size === 0) return;
     keep(rows.filter((e) => !victims.has(e)));
     stats.preemptions += victims.size;
@@ -219,9 +292,12 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
     while (rows.length + fresh.length < limits.maxRunning && waiting.length > 0) {
       const at = fairest();
       const next = waiting[at] as Entry;
+      const width = next.submission.beam?.width ?? 1;
+      if (rows.length + fresh.length + width > limits.maxRunning) break;
       const generated = next.sequence.generated;
       const context = generated.length > 0 ? [...next.sequence.prompt, ...generated] : next.sequence.prompt;
-      if (!admits(kvRows, context.length, limits.maxKvTokens) && rows.length + fresh.length > 0) break;
+      const wide = Array.from({ length: width - 1 }, () => ({ length: context.length, order: 0 }));
+      if (!admits([...kvRows, ...wide], context.length, limits.maxKvTokens) && rows.length + fresh.length > 0) break;
       // Prompt logprobs need every position computed, so they skip the cache.
       const wantsScores = next.submission.promptLogprobs !== undefined && generated.length === 0;
       const keys = prefixCache && !wantsScores ? prefixCache.keys(context) : undefined;
@@ -230,13 +306,13 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
       const need = context.length - cached;
       const grant = !chunking ? need : Math.min(need, left > 0 ? left : nothingElse && fresh.length === 0 ? Math.min(CHUNK_FLOOR, limits.maxStepTokens as number) : 0);
       if (grant <= 0) break;
-      const width = Math.max(widest, grant);
-      if (cached === 0 && fresh.length > 0 && width * (fresh.length + 1) > limits.maxBatchTokens) break;
+      const padded = Math.max(widest, grant);
+      if (cached === 0 && fresh.length > 0 && padded * (fresh.length + 1) > limits.maxBatchTokens) break;
       waiting.splice(at, 1);
       next.state.running++;
       Object.assign(next, { context, fed: cached, cached, admitted: admissions++, scores: wantsScores ? [] : undefined });
       if (keys) keysOf.set(next, keys);
-      kvRows.push({ length: context.length, order: 0 });
+      kvRows.push({ length: context.length, order: 0 }, ...wide);
       left -= grant;
       if (cached > 0) {
         (blocks as NonNullable<typeof blocks>).open(hit);
@@ -244,7 +320,7 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
         rows.push(next);
         pendingGrant.set(next, grant);
       } else {
-        widest = width;
+        widest = padded;
         fresh.push({ entry: next, grant });
       }
     }
@@ -277,7 +353,11 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
       blocks.drop(drop);
       for (const { block, id } of save) blocks.save(sessionRow, block, [id]);
     }
-    deliver(e, e.sequence.step(logits.last(row)));
+    const beam = e.submission.beam;
+    if (!beam) return deliver(e, e.sequence.step(logits.last(row)));
+    // The prompt's row is the search's one first beam; its first step forks the others from it.
+    e.group = { beam, entries: [e] };
+    beamStep(e.group, () => logits.last(row).slice());
   }
 
   /**
@@ -317,6 +397,7 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
         if (decoding(e)) completed(e, copyOf(logits, r), 0, rows.indexOf(e));
       }
     });
+    applyBeamSteps();
     sync();
   }
 
@@ -343,6 +424,7 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
         gatherScores(entry, logits, r, from, grant);
         if (decoding(entry)) completed(entry, logits, r, rows.indexOf(entry));
       });
+      applyBeamSteps();
     }
   }
 
@@ -352,11 +434,11 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
    * accepted while it is what the sequence itself chooses (so output is exactly plain decoding's).
    */
   async function decode(): Promise<void> {
-    const active = rows.map((e) => decoding(e) && live(e) && !e.sequence.finished);
+    const active = rows.map((e) => decoding(e) && live(e) && !e.sequence.finished && !e.closed);
     const count = active.filter(Boolean).length;
     if (count === 0) return;
     const proposals = rows.map((e, row) => (active[row] && session.extend && session.truncate ? e.sequence.propose() : []));
-    const last = (e: Entry) => e.sequence.generated.at(-1) as number;
+    const last = (e: Entry) => (e.group ? (e.next as number) : (e.sequence.generated.at(-1) as number));
     if (proposals.some((p) => p.length > 0)) {
       const pending = (session.extend as NonNullable<DecoderSession['extend']>)(
         0,
@@ -367,8 +449,14 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
       const logits = await pending;
       stats.steps++;
       stats.largestDecodeBatch = Math.max(stats.largestDecodeBatch, count);
+      const groups = new Set<BeamGroup>();
       rows.forEach((e, row) => {
         if (!active[row]) return;
+        if (e.group) {
+          e.fed++;
+          groups.add(e.group);
+          return;
+        }
         const proposed = proposals[row] as number[];
         stats.proposedTokens += proposed.length;
         const start = e.fed;
@@ -385,6 +473,9 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
         e.fed = start + used;
         if (used < proposed.length + 1) (session.truncate as NonNullable<DecoderSession['truncate']>)(row, e.fed);
       });
+      const rowOf = new Map(rows.map((e, row) => [e, row]));
+      for (const group of groups) beamStep(group, (e) => logits.last(rowOf.get(e) as number));
+      applyBeamSteps();
       return;
     }
     const pending = session.decode(rows.map((e, row) => (active[row] ? last(e) : HOLD)));
@@ -394,11 +485,21 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
     stats.steps++;
     stats.largestDecodeBatch = Math.max(stats.largestDecodeBatch, count);
     const vocab = logits.length / rows.length;
+    const rowOf = new Map(rows.map((e, row) => [e, row]));
+    const groups = new Set<BeamGroup>();
     rows.forEach((e, row) => {
       if (!active[row]) return;
       e.fed++;
-      deliver(e, e.sequence.step(logits.subarray(row * vocab, (row + 1) * vocab)));
+      if (e.group) groups.add(e.group);
+      else deliver(e, e.sequence.step(logits.subarray(row * vocab, (row + 1) * vocab)));
     });
+    for (const group of groups) {
+      beamStep(group, (e) => {
+        const row = rowOf.get(e) as number;
+        return logits.subarray(row * vocab, (row + 1) * vocab);
+      });
+    }
+    applyBeamSteps();
   }
 
   /** A failed run: the batch cache went with it, so every sequence in flight fails. */
@@ -407,6 +508,7 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
     fail(all, wrap(err));
     for (const e of all) e.state.running--;
     rows = [];
+    forks = [];
     pendingGrant.clear();
     session.reset();
     sync();
@@ -467,11 +569,14 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
     submit(submission) {
       if (submission.signal?.aborted) throw new RuntimeError('cancelled', 'The request was cancelled by the client.');
       const budget = limits.maxKvTokens;
-      const largest = Math.max(...submission.sequences.map(reserved));
+      const largest = Math.max(...submission.sequences.map(reserved)) * (submission.beam?.width ?? 1);
       if (budget !== undefined && largest > budget) {
         throw new RuntimeError('invalid_request', `This request's prompt and max_tokens need ${largest} KV positions; the model's KV budget (max_kv_tokens) is ${budget}.`, { param: 'max_tokens' });
       }
       // Waiting sequences fill the free slots first; beyond them maxQueuedSequences may wait.
+      if ((submission.beam?.width ?? 1) > limits.maxRunning) {
+        throw new RuntimeError('invalid_request', `Beam search with ${submission.beam?.width} beams needs that many running sequences; this model runs at most ${limits.maxRunning} (max_running_sequences).`, { param: 'bestOf' });
+      }
       const room = limits.maxQueuedSequences + Math.max(0, limits.maxRunning - rows.length - admitting) - waiting.length;
       if (submission.sequences.length > room) {
         throw new RuntimeError(

@@ -17,6 +17,8 @@ export interface SequenceOptions {
   sampling: SamplingParams;
   seed: number;
   stop: readonly string[];
+  /** A matched stop string is part of the output text (vLLM's and OVMS's include_stop_str_in_output). */
+  includeStopString?: boolean;
   ignoreEos: boolean;
   eosIds: ReadonlySet<number>;
   /** Alternatives per token to report; undefined reports no logprobs. */
@@ -77,7 +79,7 @@ export function createSequence(o: SequenceOptions): Sequence {
   /** At the end: text held back for a stop string that never completed is real output. */
   function flushPending(): string {
     const matched = stopMatcher.push(detokenizer.flush());
-    return matched.stopped ? matched.emit : matched.emit + stopMatcher.flush();
+    return matched.stopped ? matched.emit + (o.includeStopString ? (matched.matched ?? '') : '') : matched.emit + stopMatcher.flush();
   }
 
   return {
@@ -128,7 +130,11 @@ export function createSequence(o: SequenceOptions): Sequence {
       } else {
         const matched = stopMatcher.push(detokenizer.push(token));
         text = matched.emit;
-        if (matched.stopped) (finished = 'stop'), (stopString = matched.matched);
+        if (matched.stopped) {
+          finished = 'stop';
+          stopString = matched.matched;
+          if (o.includeStopString) text += matched.matched ?? '';
+        }
         else if (generated.length >= o.maxTokens) {
           finished = 'length';
           text += flushPending();

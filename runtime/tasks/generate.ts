@@ -18,6 +18,22 @@ import type { ModelManifest } from '../manifest.ts';
 import type { Tokenizer } from '../tokenizer.ts';
 import type { GeneratePrompt, GeneratedToken, GenerateRequest, Generation, GenerationEvent, TokenAlternative, ToolDefinition } from '../types.ts';
 import { planOutput } from './output-plan.ts';
+import { createBeamSearch, type Hypothesis } from '../generation/beam-search.ts';
+import { createBeamScorer } from '../generation/beam-scores.ts';
+
+/** What beam search does not combine with: each a 400 naming the parameter. */
+function refuseWithBeams(request: GenerateRequest): void {
+  const refuse = (param: string, what: string) => {
+    throw new RuntimeError('invalid_request', `Beam search does not ${what}.`, { param });
+  };
+  if (request.bestOf !== undefined && request.bestOf !== request.beamSearch?.width) refuse('bestOf', 'take best_of apart from its width');
+  if (request.logprobs !== undefined) refuse('logprobs', 'return log-probabilities');
+  if (request.echo) refuse('echo', 'echo the prompt');
+  if ((request.stop ?? []).length > 0) refuse('stop', 'apply stop strings');
+  if (request.tools && request.tools.length > 0 && request.toolChoice !== 'none') refuse('tools', 'call tools');
+  if (request.outputFormat && request.outputFormat.type !== 'text') refuse('outputFormat', 'enforce an output format');
+  if (request.promptLookup?.tokens) refuse('promptLookup', 'speculate');
+}
 
 export interface Generator {
   readonly scheduler: Scheduler;
@@ -123,6 +139,47 @@ export function createGenerator(entry: ModelEntry, manifest: ModelManifest, sess
     };
   }
 
+  /**
+   * Beam search, one scheduler submission per prompt: the n best hypotheses of each become its
+   * choices when the search ends (nothing streams before: OVMS refuses streamed beam search too).
+   */
+  function generateBeams(request: GenerateRequest, options: NonNullable<GenerateRequest['beamSearch']>, prompts: number[][], sampling: SamplingParams, maxTokens: number | undefined): Generation {
+    refuseWithBeams(request);
+    const stream = createEventStream<GenerationEvent>();
+    const results: Hypothesis[][] = prompts.map(() => []);
+    const cached = prompts.map(() => 0);
+    let pending = prompts.length;
+    prompts.forEach((ids, p) => {
+      const limit = Math.min(maxTokens ?? Infinity, manifest.maxLength - ids.length);
+      const holder = createSequence({ prompt: ids, maxTokens: limit, sampling, seed: 0, stop: [], ignoreEos: false, eosIds, logprobs: undefined, decode });
+      const search = createBeamSearch({ width: options.width, returned: request.n, lengthPenalty: options.lengthPenalty, earlyStopping: options.earlyStopping, maxTokens: limit, eosIds: request.ignoreEos ? new Set() : eosIds });
+      scheduler.submit({
+        sequences: [holder],
+        signal: request.signal,
+        beam: { search, width: options.width, score: createBeamScorer(sampling, ids), onResults: (h) => (results[p] = h) },
+        onStep: () => {},
+        onPrefilled: (_, tokens) => (cached[p] = tokens),
+        onDone() {
+          results[p]?.forEach((h, i) => {
+            const index = p * request.n + i;
+            const text = decode(h.finish === 'stop' ? h.tokens.slice(0, -1) : h.tokens);
+            stream.push({ type: 'delta', index, text, tokenIds: h.tokens });
+            stream.push({ type: 'finish', index, reason: h.finish });
+          });
+          if (--pending === 0) stream.end();
+        },
+        onError: (err) => stream.fail(err),
+      });
+    });
+    return {
+      [Symbol.asyncIterator]: () => stream[Symbol.asyncIterator](),
+      promptTokens: prompts.reduce((n, ids) => n + ids.length, 0),
+      completionTokens: () => results.reduce((n, hs) => n + hs.reduce((m, h) => m + h.tokens.length, 0), 0),
+      cachedTokens: () => cached.reduce((a, b) => a + b, 0),
+      choices: prompts.length * request.n,
+    };
+  }
+
   return {
     scheduler,
     async generate(request) {
@@ -152,6 +209,7 @@ export function createGenerator(entry: ModelEntry, manifest: ModelManifest, sess
           );
         }
       }
+      if (request.beamSearch) return generateBeams(request, request.beamSearch, prompts, sampling, maxTokens);
       // best_of ranks candidates by their log-probability, so it needs them even when not asked.
       const ranking = perPrompt > request.n;
       // Prompt lookup, as asked or as the model is configured; not under a grammar, whose mask is per step.
@@ -167,6 +225,7 @@ export function createGenerator(entry: ModelEntry, manifest: ModelManifest, sess
             sampling,
             seed: choiceSeed(request.seed, p * perPrompt + j),
             stop: request.stop ?? [],
+            includeStopString: request.includeStopString ?? false,
             ignoreEos: request.ignoreEos ?? false,
             eosIds,
             logprobs: request.logprobs ?? (ranking ? 0 : undefined),

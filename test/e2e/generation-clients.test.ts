@@ -82,6 +82,39 @@ describe('openai client against a listening server (generation)', () => {
     expect((bad as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('num_assistant_tokens');
   });
 
+  it("OVMS's beam search on chat and completions: n of best_of beams, deterministic; streamed, or its fields without it, a 400", async () => {
+    type Extra = { use_beam_search?: boolean; best_of?: number; length_penalty?: number; early_stopping?: boolean };
+    const chat = (extra: Extra & { stream?: boolean; n?: number }) =>
+      client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 8, ...extra } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    const first = await chat({ use_beam_search: true, best_of: 4, n: 2, length_penalty: 0.8 });
+    expectSpec('CreateChatCompletionResponse', first);
+    expect(first.choices.map((c) => c.index)).toEqual([0, 1]);
+    const again = await chat({ use_beam_search: true, best_of: 4, n: 2, length_penalty: 0.8 });
+    expect(again.choices.map((c) => c.message.content)).toEqual(first.choices.map((c) => c.message.content));
+    const completion = await client.completions.create({ model: 'tiny-chat', prompt: 'The lighthouse', max_tokens: 6, n: 3, best_of: 3, use_beam_search: true } as OpenAI.CompletionCreateParamsNonStreaming);
+    expect(completion.choices).toHaveLength(3);
+    for (const [extra, param] of [
+      [{ use_beam_search: true, best_of: 2, stream: true }, 'use_beam_search'],
+      [{ length_penalty: 1.2 }, 'length_penalty'],
+      [{ early_stopping: true }, 'early_stopping'],
+      [{ use_beam_search: true, best_of: 2, n: 3 }, 'best_of'],
+    ] as const) {
+      const bad = await chat(extra).catch((e: unknown) => e);
+      expect(bad).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((bad as InstanceType<typeof OpenAI.BadRequestError>).param).toBe(param);
+    }
+  });
+
+  it('include_stop_str_in_output keeps the stop string that ended the text', async () => {
+    const base = await client.completions.create({ model: 'tiny-chat', prompt: 'a b c', max_tokens: 24, temperature: 0, ignore_eos: true } as OpenAI.CompletionCreateParamsNonStreaming);
+    const stop = base.choices[0]!.text.slice(4, 6);
+    const cut = await client.completions.create({ model: 'tiny-chat', prompt: 'a b c', max_tokens: 24, temperature: 0, ignore_eos: true, stop } as OpenAI.CompletionCreateParamsNonStreaming);
+    const kept = await client.completions.create({ model: 'tiny-chat', prompt: 'a b c', max_tokens: 24, temperature: 0, ignore_eos: true, stop, include_stop_str_in_output: true } as OpenAI.CompletionCreateParamsNonStreaming);
+    expect(cut.choices[0]!.text.includes(stop)).toBe(false);
+    expect(kept.choices[0]!.text).toBe(cut.choices[0]!.text + stop);
+    expect(kept.choices[0]!.finish_reason).toBe('stop');
+  });
+
   it('seed reproduces the same sampled text', async () => {
     const ask = () => client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 10, temperature: 1, seed: 42 });
     const [a, b] = await Promise.all([ask(), ask()]);

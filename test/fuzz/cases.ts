@@ -152,6 +152,13 @@ const SAMPLING: Field[] = [
   { name: 'min_p', type: num({ min: 0, max: 1 }), ...NULLABLE },
   { name: 'repetition_penalty', type: num({ gt: 0 }), ...NULLABLE },
   { name: 'ignore_eos', type: { kind: 'boolean' }, ...NULLABLE },
+  { name: 'num_assistant_tokens', type: num({ integer: true, min: 0, max: 32 }), ...NULLABLE },
+  { name: 'max_ngram_size', type: num({ integer: true, min: 1, max: 16 }), ...NULLABLE },
+  { name: 'best_of', type: num({ integer: true, min: 1, max: 20 }), ...NULLABLE, long: true },
+  { name: 'use_beam_search', type: { kind: 'boolean' }, ...NULLABLE },
+  { name: 'length_penalty', type: num({ min: -10, max: 10 }), ...NULLABLE },
+  { name: 'early_stopping', type: { kind: 'boolean' }, ...NULLABLE },
+  { name: 'include_stop_str_in_output', type: { kind: 'boolean' }, ...NULLABLE },
   ...UNSUPPORTED_FIELDS.map((name): Field => ({ name, type: { kind: 'unsupported' }, ...NULLABLE })),
 ];
 
@@ -175,7 +182,6 @@ export const FIELDS: Record<JsonRoute, readonly Field[]> = {
     { name: 'max_tokens', type: num({ integer: true, min: 1 }), ...NULLABLE, long: true },
     { name: 'logprobs', type: num({ integer: true, min: 0, max: 5 }), ...NULLABLE },
     { name: 'echo', type: { kind: 'boolean' }, ...NULLABLE },
-    { name: 'best_of', type: num({ integer: true, min: 1, max: 20 }), ...NULLABLE, long: true },
     ...TOOL_FIELDS.map((name): Field => ({ name, type: { kind: 'unsupported' }, ...NULLABLE })),
   ],
   embeddings: [
@@ -403,9 +409,16 @@ export function judgeBody(route: JsonRoute, body: unknown, perModel = false): Ve
   }
   const has = (k: string) => body[k] !== undefined && body[k] !== null;
   if (route === 'chat' && has('top_logprobs') && body.logprobs !== true) verdicts.push('invalid');
-  if (route === 'completions' && has('best_of') && typeof body.best_of === 'number') {
+  if ((route === 'completions' || route === 'chat') && has('best_of') && typeof body.best_of === 'number') {
     const n = typeof body.n === 'number' ? body.n : 1;
-    if (body.best_of < n || (body.stream === true && body.best_of > n)) verdicts.push('invalid');
+    if (body.best_of < n || (body.stream === true && body.best_of > n && body.use_beam_search !== true)) verdicts.push('invalid');
+  }
+  if (route === 'completions' || route === 'chat') {
+    const beams = body.use_beam_search === true;
+    if (beams && body.stream === true) verdicts.push('invalid');
+    if (!beams && (has('length_penalty') || has('early_stopping'))) verdicts.push('invalid');
+    // Beam search refuses logprobs, echo, stop strings, tools, formats and speculation, and widths beyond the running slots.
+    if (beams && ['logprobs', 'echo', 'stop', 'tools', 'response_format', 'num_assistant_tokens', 'best_of', 'n'].some(has)) verdicts.push('unknown');
   }
   if ((route === 'rerank-v1' || route === 'rerank-v2') && Array.isArray(body.documents)) {
     const rankFields = Array.isArray(body.rank_fields) ? (body.rank_fields as unknown[]).map(String) : ['text'];
