@@ -39,7 +39,7 @@ const ModelEntrySchema = v.strictObject({
    * prefilled a chunk per step, so running streams never stall for a whole prefill. Fused decoders
    * only (others prefill whole).
    */
-  max_step_tokens: v.optional(v.pipe(positiveInt, v.minValue(16)), 256),
+  max_step_tokens: v.optional(v.pipe(positiveInt, v.minValue(16)), 64),
   /** Generation: prompt positions whose KV the prefix cache keeps (LRU, blocks of 16); 0 turns it off. Fused decoders only. */
   prefix_cache_tokens: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 4096),
   /**

@@ -4,6 +4,14 @@
 // latent size run together; a request of another size waits until the running ones finish, and
 // requests of the running size that came after it wait behind it (no size starves). Finished
 // images are decoded by the VAE together. Cancelled requests leave before the next step.
+//
+// A request announces itself (announce()) before its prompt is encoded, and a step boundary with
+// room for it waits until it is submitted (each announced request at most joinWaitMs over all
+// steps), so requests that arrive together take their first step together and finish together:
+// otherwise the first to finish its text encoding runs its first step alone and the rest join a
+// step late and finish a step after it. The loop also starts a turn of the event loop after the
+// first submit, so jobs submitted together start together. Nothing announced, nothing waits: a
+// lone request is not delayed.
 import { RuntimeError } from '../errors.ts';
 import type { DiffusionNetworks, LatentShape } from '../images/networks.ts';
 import type { DiffusionSchedule } from '../images/schedulers/schedule.ts';
@@ -41,6 +49,8 @@ export interface DiffusionLimits {
   maxQueuedRequests: number;
   /** The VAE's latent scaling factor (latents are divided by it before decoding). */
   scalingFactor: number;
+  /** Longest the steps wait, in all, for one announced request that would fit to be submitted (default 250 ms). */
+  joinWaitMs?: number;
 }
 
 export interface DiffusionStats {
@@ -48,8 +58,15 @@ export interface DiffusionStats {
   images: number;
   /** Largest number of images advanced by one UNet run. */
   largestBatch: number;
+  /** Images advanced, summed over UNet runs (over `steps`: the mean images per UNet run). */
+  imageSteps: number;
+  /** Step boundaries that waited for announced requests, and announced requests whose wait ran out (joinWaitMs) before they came. */
+  joinWaits: number;
+  joinWaitTimeouts: number;
   running: number;
   waiting: number;
+  /** Requests announced and not yet submitted (their prompts being encoded). */
+  announced: number;
 }
 
 interface Running {
@@ -68,7 +85,21 @@ interface JobState {
 
 export interface DiffusionBatcher {
   submit(job: DiffusionJob): void;
+  /**
+   * A request of this latent size and image count is on its way (its prompt is being encoded):
+   * step boundaries with room for it wait for it. Call the returned function once it is submitted
+   * or has failed (more calls are no-ops).
+   */
+  announce(request: { latentHeight: number; latentWidth: number; images: number }): () => void;
   readonly stats: Readonly<DiffusionStats>;
+}
+
+interface Announced {
+  latentHeight: number;
+  latentWidth: number;
+  images: number;
+  /** When waiting for it stops; set when a step first waits for it. */
+  deadline?: number;
 }
 
 const CHANNELS = 4;
@@ -77,11 +108,17 @@ export function createDiffusionBatcher(net: DiffusionNetworks, limits: Diffusion
   let waiting: Array<{ job: DiffusionJob; state: JobState }> = [];
   let running: Running[] = [];
   let looping = false;
-  const stats: DiffusionStats = { steps: 0, images: 0, largestBatch: 0, running: 0, waiting: 0 };
+  const announced = new Set<Announced>();
+  /** Wakes a step boundary that waits for announced requests (one is submitted or gone). */
+  let wake: (() => void) | undefined;
+  const joinWaitMs = limits.joinWaitMs ?? 250;
+  const stats: DiffusionStats = { steps: 0, images: 0, largestBatch: 0, imageSteps: 0, joinWaits: 0, joinWaitTimeouts: 0, running: 0, waiting: 0, announced: 0 };
   const sync = () => {
     stats.running = running.length;
     stats.waiting = waiting.length;
+    stats.announced = announced.size;
   };
+  const sameSize = (a: { latentHeight: number; latentWidth: number }, b: { latentHeight: number; latentWidth: number }) => a.latentHeight === b.latentHeight && a.latentWidth === b.latentWidth;
 
   const settle = (state: JobState, then: () => void) => {
     if (state.settled) return;
@@ -99,7 +136,7 @@ export function createDiffusionBatcher(net: DiffusionNetworks, limits: Diffusion
     let blocked = false;
     for (const entry of waiting) {
       if (entry.state.settled) continue;
-      const same = entry.job.latentHeight === size.latentHeight && entry.job.latentWidth === size.latentWidth;
+      const same = sameSize(entry.job, size);
       // A job of another size holds back everything after it, so it is next once these finish.
       if (blocked || !same || images + entry.job.rows.length > limits.maxBatchImages) {
         if (!same) blocked = true;
@@ -111,6 +148,50 @@ export function createDiffusionBatcher(net: DiffusionNetworks, limits: Diffusion
     }
     waiting = still;
     sync();
+  }
+
+  /**
+   * The announced requests the next admit() waits for: those of the size that runs next that fit
+   * beside the running and admissible waiting images (in the order they were announced), unless
+   * a request of another size is waiting (it would hold them back anyway) or their own wait has
+   * run out (each is waited for joinWaitMs at most, over all steps).
+   */
+  function awaited(now: number): Announced[] {
+    if (announced.size === 0) return [];
+    const live = running.filter((r) => !r.state.settled && !cancelled(r.job));
+    const queued = waiting.filter((e) => !e.state.settled && !cancelled(e.job));
+    const size = live[0]?.job ?? queued[0]?.job;
+    if (!size || queued.some((e) => !sameSize(e.job, size))) return [];
+    let images = live.length + queued.reduce((n, e) => n + e.job.rows.length, 0);
+    const out: Announced[] = [];
+    for (const a of announced) {
+      if (!sameSize(a, size) || (a.deadline !== undefined && a.deadline <= now) || images + a.images > limits.maxBatchImages) continue;
+      images += a.images;
+      out.push(a);
+    }
+    return out;
+  }
+
+  /** Waits while announced requests that would join this step are still on their way (each at most joinWaitMs). */
+  async function awaitAnnounced(): Promise<void> {
+    let now = performance.now();
+    let pending = awaited(now);
+    if (pending.length === 0) return;
+    stats.joinWaits++;
+    while (pending.length > 0) {
+      for (const a of pending) a.deadline ??= now + joinWaitMs;
+      const left = Math.min(...pending.map((a) => a.deadline as number)) - now;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        timer = setTimeout(resolve, Math.max(0, left));
+      });
+      clearTimeout(timer);
+      wake = undefined;
+      now = performance.now();
+      for (const a of pending) if (announced.has(a) && (a.deadline as number) <= now) stats.joinWaitTimeouts++;
+      pending = awaited(now);
+    }
   }
 
   /** One UNet run over every running image (two rows each where guidance applies), then each image's scheduler step. */
@@ -138,6 +219,7 @@ export function createDiffusionBatcher(net: DiffusionNetworks, limits: Diffusion
     const shape: LatentShape = { batch, channels: CHANNELS, height: h, width: w };
     const predicted = await net.unet(sample, timesteps, context, shape);
     stats.steps++;
+    stats.imageSteps += running.length;
     stats.largestBatch = Math.max(stats.largestBatch, running.length);
     let at = 0;
     for (const image of running) {
@@ -205,7 +287,10 @@ export function createDiffusionBatcher(net: DiffusionNetworks, limits: Diffusion
     if (looping) return;
     looping = true;
     try {
+      // Requests read in the same turn of the event loop reach submit() or announce() first.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       for (;;) {
+        await awaitAnnounced();
         admit();
         if (running.length === 0) break;
         try {
@@ -223,6 +308,16 @@ export function createDiffusionBatcher(net: DiffusionNetworks, limits: Diffusion
 
   return {
     stats,
+    announce(request) {
+      const entry: Announced = { latentHeight: request.latentHeight, latentWidth: request.latentWidth, images: request.images };
+      announced.add(entry);
+      sync();
+      return () => {
+        if (!announced.delete(entry)) return;
+        sync();
+        wake?.();
+      };
+    },
     submit(job) {
       if (job.signal?.aborted) throw new RuntimeError('cancelled', 'The request was cancelled by the client.');
       if (waiting.length >= limits.maxQueuedRequests) {

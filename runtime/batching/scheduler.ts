@@ -15,7 +15,7 @@ import type { BeamSearch, Hypothesis } from '../generation/beam-search.ts';
 import type { Sequence, StepOutput } from '../generation/sequence.ts';
 import { admits, kvCost, preemptions } from './kv-budget.ts';
 import { createPrefixCache, type PrefixCache } from './prefix-cache.ts';
-import { grantPrefill } from './step-budget.ts';
+import { grantPrefill, stepBudget } from './step-budget.ts';
 
 export interface SchedulerLimits {
   maxRunning: number;
@@ -519,14 +519,14 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
     preempt();
     // The step's token budget: decoding rows first, then the rows part-way through their prompt
     // (oldest first), then admissions with what is left.
-    const stepBudget = limits.maxStepTokens ?? Infinity;
     const decodeTokens = rows.filter(decoding).length;
     const partial = rows.filter((e) => !decoding(e));
+    const budget = stepBudget(limits.maxStepTokens ?? Infinity, decodeTokens, partial.length + Math.min(waiting.length, Math.max(0, limits.maxRunning - rows.length)));
     const remaining = partial.map((e) => e.context.length - e.fed);
-    const given = chunking ? grantPrefill({ budget: stepBudget, floor: Math.min(CHUNK_FLOOR, stepBudget) }, decodeTokens, remaining) : remaining;
+    const given = chunking ? grantPrefill({ budget, floor: Math.min(CHUNK_FLOOR, budget) }, decodeTokens, remaining) : remaining;
     const grants = new Map(partial.map((e, i) => [e, given[i] as number]));
     const spent = decodeTokens + sum(given);
-    const fresh = admit(stepBudget - spent, partial.length === 0);
+    const fresh = admit(budget - spent, partial.length === 0);
     for (const [e, grant] of pendingGrant) grants.set(e, grant);
     const tokens = spent + sum([...pendingGrant.values()]) + sum(fresh.map((f) => f.grant));
     pendingGrant.clear();

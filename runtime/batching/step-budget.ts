@@ -3,6 +3,11 @@
 // prefilled share what is left, oldest first, so a long prompt is fed a chunk per step and never
 // stalls the streams. The first prompt always gets at least `floor` tokens, so prefill progresses
 // even when decoding alone fills the budget.
+//
+// The budget weighs the streams it protects against the prompts it delays: max_step_tokens while
+// the decoding sequences outnumber the waiting prompts, growing with the waiting ones' share
+// (several prompts arriving behind one stream do not each wait out a chain of small chunks), and
+// unbounded with nothing decoding (no stream to keep flowing).
 
 export interface StepBudget {
   /** Most tokens one step runs (max_step_tokens). */
@@ -23,4 +28,10 @@ export function grantPrefill({ budget, floor }: StepBudget, decodeTokens: number
     left = Math.max(0, left - grant);
     return grant;
   });
+}
+
+/** This step's token budget: max_step_tokens x max(1, waiting prompts / decoding sequences). */
+export function stepBudget(maxStepTokens: number, decoding: number, waitingPrompts: number): number {
+  if (decoding === 0) return Infinity;
+  return maxStepTokens * Math.max(1, waitingPrompts / decoding);
 }

@@ -1,7 +1,7 @@
 // Chunked prefill's budget (runtime/batching/step-budget.ts): decode first, prompts share the rest
 // oldest first, and the oldest prompt always progresses.
 import { describe, expect, it } from 'vitest';
-import { grantPrefill } from '../../runtime/batching/step-budget.ts';
+import { grantPrefill, stepBudget } from '../../runtime/batching/step-budget.ts';
 
 const budget = { budget: 256, floor: 32 };
 
@@ -28,4 +28,18 @@ describe('grantPrefill', () => {
   });
 
   it('an empty queue grants nothing', () => expect(grantPrefill(budget, 3, [])).toEqual([]));
+});
+
+describe('stepBudget', () => {
+  it('is max_step_tokens while decoding sequences outnumber waiting prompts, and grows with their share', () => {
+    expect(stepBudget(64, 7, 1)).toBe(64);
+    expect(stepBudget(64, 4, 4)).toBe(64);
+    expect(stepBudget(64, 1, 6)).toBe(384);
+    expect(stepBudget(64, 2, 3)).toBe(96);
+  });
+
+  it('is unbounded with nothing decoding', () => {
+    expect(stepBudget(64, 0, 5)).toBe(Infinity);
+    expect(stepBudget(64, 0, 0)).toBe(Infinity);
+  });
 });

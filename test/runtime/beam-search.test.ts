@@ -90,12 +90,13 @@ describe('beam search', () => {
   });
 
   it('refuses what it does not combine with, naming the parameter, and widths beyond the running slots', async () => {
-    for (const [extra, param] of [
+    const refused: Array<[Partial<GenerateRequest>, string]> = [
       [{ logprobs: 2 }, 'logprobs'],
       [{ stop: ['x'] }, 'stop'],
       [{ echo: true }, 'echo'],
       [{ promptLookup: { tokens: 3 } }, 'promptLookup'],
-    ] as const) {
+    ];
+    for (const [extra, param] of refused) {
       await expect(beams({ width: 2, ...extra })).rejects.toMatchObject({ kind: 'invalid_request', param });
     }
     await expect(beams({ width: 17 })).rejects.toMatchObject({ kind: 'invalid_request', param: 'bestOf' });

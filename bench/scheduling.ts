@@ -1,0 +1,234 @@
+// npm run bench:scheduling — the scheduler's policies on the SmolLM2-135M-shaped fixture (fp32,
+// fused), through HTTP with the server as a child process, each side by side with the same server
+// running the policy off, in one run:
+//   mixed load: 7 streams decode while a request with a 1,000-token prompt arrives — the streams'
+//     largest gap against their median gap, the newcomer's TTFT against its TTFT on an idle
+//     server, and aggregate tok/s; chunked prefill (max_step_tokens) against whole prefills.
+//   closed loop at concurrency 8: TTFT and TPOT p50 / p99, chunked and whole.
+//   prefix cache: 16 requests sharing a 1,000-token system prompt; TTFT warm against cold.
+//   prompt lookup: a repetitive prompt at concurrency 1; tok/s with num_assistant_tokens 5 against 0.
+//
+// BENCH_ROUNDS=3  BENCH_PORT=8394
+import { request, Agent } from 'node:http';
+import { loadavg } from 'node:os';
+import { ensureDecoderFixture, MODEL_DIR, PRESET, WORK_DIR } from './lib/decoder-fixture.ts';
+import { printTable, writeResults, type Row } from './lib/report.ts';
+import { closedLoop, startServerProcess } from './lib/server-process.ts';
+import { round, summarize } from './lib/stats.ts';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const PORT = Number(process.env.BENCH_PORT ?? 8394);
+const VOCAB = 49152;
+const LONG_PROMPT = 1000;
+/** max_step_tokens of the policies model; unset: the config default. */
+const STEP_TOKENS = process.env.BENCH_STEP_TOKENS ? Number(process.env.BENCH_STEP_TOKENS) : undefined;
+
+/** Deterministic distinct prompts: token ids from a seeded generator (never the same twice, so no accidental cache hits). */
+let promptSeed = 1;
+function freshPrompt(length: number): number[] {
+  let x = promptSeed++ * 2654435761;
+  return Array.from({ length }, () => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    return 100 + (x % (VOCAB - 200));
+  });
+}
+
+interface Streamed {
+  started: number;
+  /** Arrival time of each chunk that carried text. */
+  chunks: number[];
+  tokens: number;
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+/** A streamed /v3/completions call over token ids; resolves with its chunk times. */
+function stream(base: string, model: string, prompt: number[], maxTokens: number, extra: object = {}, onChunk?: (count: number) => void): Promise<Streamed> {
+  const url = new URL(base);
+  const body = Buffer.from(JSON.stringify({ model, prompt, max_tokens: maxTokens, temperature: 0, ignore_eos: true, stream: true, stream_options: { include_usage: true }, ...extra }));
+  return new Promise((resolve, reject) => {
+    const out: Streamed = { started: performance.now(), chunks: [], tokens: 0 };
+    let buffered = '';
+    const req = request({ host: url.hostname, port: url.port, path: '/v3/completions', method: 'POST', agent, headers: { 'Content-Type': 'application/json', 'Content-Length': body.length } }, (res) => {
+      if (res.statusCode !== 200) {
+        res.resume();
+        reject(new Error(`HTTP ${res.statusCode}`));
+        return;
+      }
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buffered += chunk;
+        let end: number;
+        while ((end = buffered.indexOf('\n\n')) >= 0) {
+          const frame = buffered.slice(0, end);
+          buffered = buffered.slice(end + 2);
+          if (!frame.startsWith('data: ') || frame === 'data: [DONE]') continue;
+          const data = JSON.parse(frame.slice(6)) as { choices: Array<{ text?: string }>; usage?: { completion_tokens: number } | null };
+          if (data.usage) out.tokens = data.usage.completion_tokens;
+          if (data.choices[0]?.text) {
+            out.chunks.push(performance.now());
+            onChunk?.(out.chunks.length);
+          }
+        }
+      });
+      res.on('end', () => resolve(out));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const ttft = (s: Streamed) => (s.chunks[0] ?? NaN) - s.started;
+const gaps = (s: Streamed, from = 0) => s.chunks.slice(from + 1).map((t, i) => t - (s.chunks[from + i] as number));
+const median = (values: number[]) => summarize(values).p50;
+
+/** 7 streams decode; once each has 16 tokens, a 1,000-token prompt arrives. */
+async function mixedLoad(base: string, model: string) {
+  const idle = await stream(base, model, freshPrompt(LONG_PROMPT), 8);
+  let warmed = 0;
+  let release: () => void = () => {};
+  const allWarm = new Promise<void>((r) => (release = r));
+  const started = performance.now();
+  const running = Array.from({ length: 7 }, () =>
+    stream(base, model, freshPrompt(128), 160, {}, (count) => {
+      if (count === 16 && ++warmed === 7) release();
+    }),
+  );
+  await allWarm;
+  const newcomer = await stream(base, model, freshPrompt(LONG_PROMPT), 8);
+  const streams = await Promise.all(running);
+  const wall = performance.now() - started;
+  const streamGaps = streams.flatMap((s) => gaps(s, 15));
+  const tokens = streams.reduce((n, s) => n + s.tokens, 0) + newcomer.tokens;
+  return {
+    median_gap_ms: median(streamGaps),
+    max_gap_ms: Math.max(...streamGaps),
+    newcomer_ttft_ms: ttft(newcomer),
+    idle_ttft_ms: ttft(idle),
+    aggregate_tok_s: (tokens / wall) * 1000,
+  };
+}
+
+/** 32 requests of 128 prompt + 64 output tokens on 8 loops. */
+async function closedLoopC8(base: string, model: string) {
+  const ttfts: number[] = [];
+  const tpots: number[] = [];
+  await closedLoop(8, 32, async () => {
+    const s = await stream(base, model, freshPrompt(128), 64);
+    ttfts.push(ttft(s));
+    const g = gaps(s);
+    tpots.push(g.reduce((a, b) => a + b, 0) / g.length);
+  });
+  const t = summarize(ttfts);
+  const p = summarize(tpots);
+  return { ttft_p50_ms: t.p50, ttft_p99_ms: t.p99, tpot_p50_ms: p.p50, tpot_p99_ms: p.p99 };
+}
+
+/** 16 requests in turn, a shared 1,000-token system prompt and their own 16 tokens. */
+async function sharedPrefix(base: string, model: string) {
+  const system = freshPrompt(LONG_PROMPT);
+  const ttfts: number[] = [];
+  for (let i = 0; i < 16; i++) ttfts.push(ttft(await stream(base, model, [...system, ...freshPrompt(16)], 4)));
+  return { first_ttft_ms: ttfts[0] as number, later_ttft_ms: median(ttfts.slice(1)) };
+}
+
+/** A prompt that repeats itself (a block of code quoted twice, then its start again). */
+function repetitivePrompt(): number[] {
+  const block = freshPrompt(40);
+  return [...block, ...freshPrompt(8), ...block, ...freshPrompt(8), ...block.slice(0, 20)];
+}
+
+async function promptLookup(base: string, model: string, assistant: number) {
+  let tokens = 0;
+  let ms = 0;
+  for (let i = 0; i < 4; i++) {
+    const s = await stream(base, model, repetitivePrompt(), 128, { num_assistant_tokens: assistant, max_ngram_size: 3 });
+    tokens += s.tokens;
+    ms += (s.chunks.at(-1) as number) - s.started;
+  }
+  return { tok_s: (tokens / ms) * 1000 };
+}
+
+async function quiet(): Promise<void> {
+  for (let i = 0; i < 30 && (loadavg()[0] as number) > 1.5; i++) await new Promise((r) => setTimeout(r, 2000));
+}
+
+async function main() {
+  ensureDecoderFixture();
+  const model = { task: 'text-generation', path: MODEL_DIR, max_running_sequences: 8, max_queued_sequences: 256 };
+  const server = await startServerProcess(
+    {
+      models: [
+        { ...model, name: 'policies', ...(STEP_TOKENS ? { max_step_tokens: STEP_TOKENS } : {}) },
+        { ...model, name: 'whole', max_step_tokens: 1_000_000, prefix_cache_tokens: 0 },
+      ],
+    },
+    WORK_DIR,
+    PORT,
+  );
+  const results: Record<string, Array<Record<string, number>>> = { mixed_chunked: [], mixed_whole: [], c8_chunked: [], c8_whole: [], prefix_cached: [], prefix_cold: [], lookup_on: [], lookup_off: [] };
+  try {
+    // Warm both models (first runs pay for allocation).
+    for (const m of ['policies', 'whole']) await stream(server.url, m, freshPrompt(64), 8);
+    for (let r = 0; r < ROUNDS; r++) {
+      await quiet();
+      results.mixed_chunked!.push(await mixedLoad(server.url, 'policies'));
+      results.mixed_whole!.push(await mixedLoad(server.url, 'whole'));
+      results.c8_chunked!.push(await closedLoopC8(server.url, 'policies'));
+      results.c8_whole!.push(await closedLoopC8(server.url, 'whole'));
+      results.prefix_cached!.push(await sharedPrefix(server.url, 'policies'));
+      results.prefix_cold!.push(await sharedPrefix(server.url, 'whole'));
+      results.lookup_on!.push(await promptLookup(server.url, 'whole', 5));
+      results.lookup_off!.push(await promptLookup(server.url, 'whole', 0));
+      console.log(`round ${r + 1}/${ROUNDS} done`);
+    }
+  } finally {
+    await server.stop();
+  }
+  /** The median over rounds of each figure. */
+  const med = (key: string) => {
+    const rows = results[key] as Array<Record<string, number>>;
+    return Object.fromEntries(Object.keys(rows[0] as object).map((k) => [k, median(rows.map((row) => row[k] as number))]));
+  };
+  const mc = med('mixed_chunked');
+  const mw = med('mixed_whole');
+  const cc = med('c8_chunked');
+  const cw = med('c8_whole');
+  const pc = med('prefix_cached');
+  const pw = med('prefix_cold');
+  const lon = med('lookup_on');
+  const loff = med('lookup_off');
+  const ms = (x: number | undefined) => round(x as number, 0);
+  const rows: Row[] = [
+    { row: `mixed load, chunked (max_step_tokens ${STEP_TOKENS ?? 'default'})`, 'median gap ms': ms(mc.median_gap_ms), 'max gap ms': ms(mc.max_gap_ms), 'max/median': round((mc.max_gap_ms as number) / (mc.median_gap_ms as number), 2), 'newcomer TTFT ms': ms(mc.newcomer_ttft_ms), 'idle TTFT ms': ms(mc.idle_ttft_ms), 'TTFT/idle': round((mc.newcomer_ttft_ms as number) / (mc.idle_ttft_ms as number), 2), 'tok/s': round(mc.aggregate_tok_s as number) },
+    { row: 'mixed load, whole prefill', 'median gap ms': ms(mw.median_gap_ms), 'max gap ms': ms(mw.max_gap_ms), 'max/median': round((mw.max_gap_ms as number) / (mw.median_gap_ms as number), 2), 'newcomer TTFT ms': ms(mw.newcomer_ttft_ms), 'idle TTFT ms': ms(mw.idle_ttft_ms), 'TTFT/idle': round((mw.newcomer_ttft_ms as number) / (mw.idle_ttft_ms as number), 2), 'tok/s': round(mw.aggregate_tok_s as number) },
+  ];
+  const loop: Row[] = [
+    { row: 'closed loop c8, chunked', 'TTFT p50': ms(cc.ttft_p50_ms), 'TTFT p99': ms(cc.ttft_p99_ms), 'TTFT p99/p50': round((cc.ttft_p99_ms as number) / (cc.ttft_p50_ms as number), 2), 'TPOT p50': ms(cc.tpot_p50_ms), 'TPOT p99': ms(cc.tpot_p99_ms), 'TPOT p99/p50': round((cc.tpot_p99_ms as number) / (cc.tpot_p50_ms as number), 2) },
+    { row: 'closed loop c8, whole', 'TTFT p50': ms(cw.ttft_p50_ms), 'TTFT p99': ms(cw.ttft_p99_ms), 'TTFT p99/p50': round((cw.ttft_p99_ms as number) / (cw.ttft_p50_ms as number), 2), 'TPOT p50': ms(cw.tpot_p50_ms), 'TPOT p99': ms(cw.tpot_p99_ms), 'TPOT p99/p50': round((cw.tpot_p99_ms as number) / (cw.tpot_p50_ms as number), 2) },
+  ];
+  const other: Row[] = [
+    { row: 'shared 1,000-token prefix, 16 requests', 'cache on ms': ms(pc.later_ttft_ms), 'cache off ms': ms(pw.later_ttft_ms), ratio: round((pc.later_ttft_ms as number) / (pw.later_ttft_ms as number), 3), goal: '<= 0.3' },
+    { row: 'prompt lookup, repetitive prompt, c1 tok/s', 'cache on ms': '', 'cache off ms': '', ratio: round((lon.tok_s as number) / (loff.tok_s as number), 2), goal: `${round(lon.tok_s as number)} vs ${round(loff.tok_s as number)} tok/s` },
+  ];
+  console.log(`\n${PRESET} fp32, fused; medians of ${ROUNDS} rounds\n`);
+  printTable(rows);
+  console.log('');
+  printTable(loop);
+  console.log('');
+  printTable(other);
+  const summary = {
+    gap_max_over_median: (mc.max_gap_ms as number) / (mc.median_gap_ms as number),
+    newcomer_ttft_over_idle: (mc.newcomer_ttft_ms as number) / (mc.idle_ttft_ms as number),
+    tok_s_chunked_over_whole: (mc.aggregate_tok_s as number) / (mw.aggregate_tok_s as number),
+    c8_ttft_p99_over_p50: (cc.ttft_p99_ms as number) / (cc.ttft_p50_ms as number),
+    c8_tpot_p99_over_p50: (cc.tpot_p99_ms as number) / (cc.tpot_p50_ms as number),
+    prefix_warm_over_cold: (pc.later_ttft_ms as number) / (pw.later_ttft_ms as number),
+    lookup_speedup: (lon.tok_s as number) / (loff.tok_s as number),
+  };
+  console.log('\nratios:', Object.fromEntries(Object.entries(summary).map(([k, v]) => [k, round(v, 2)])));
+  console.log(`results: ${writeResults('scheduling', { model: PRESET, rounds: ROUNDS, summary, medians: { mc, mw, cc, cw, pc, pw, lon, loff }, raw: results })}`);
+}
+
+await main();
