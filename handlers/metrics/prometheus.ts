@@ -67,6 +67,16 @@ export function createPrometheusMetrics(): PrometheusMetrics {
   level('ovserve:decode_steps', 'Decode steps run so far (one step advances every running sequence).', (r, m, t) => generation(r, m, t)?.steps);
   level('ovserve:batch_runs', 'Encoder and tensor models: batches run so far; images: denoising steps run.', (r, m, t) => batches(r, m, t)?.runs ?? batches(r, m, t)?.steps);
   level('ovserve:batch_sequences', 'Encoder and tensor models: inputs batched so far (over batch_runs: the mean batch size); images: images made.', (r, m, t) => batches(r, m, t)?.sequences ?? batches(r, m, t)?.images);
+  level('ovserve:kv_cache_usage_perc', 'KV positions held (rows x the longest row) over what max_kv_tokens (or max_running_sequences x the context) allows, 0..1.', (r, m, t) => {
+    const g = generation(r, m, t);
+    return g && g.kvCapacity > 0 ? g.kvTokens / g.kvCapacity : undefined;
+  });
+  level('ovserve:num_preemptions_total', 'Sequences preempted (KV freed, recomputed later) to stay within the KV budget.', (r, m, t) => generation(r, m, t)?.preemptions);
+  level('ovserve:prefix_cache_queries_total', 'Prompt tokens looked up in the prefix cache.', (r, m, t) => generation(r, m, t)?.prefixQueriedTokens);
+  level('ovserve:prefix_cache_hits_total', 'Prompt tokens found in the prefix cache (not computed).', (r, m, t) => generation(r, m, t)?.cachedTokens);
+  level('ovserve:prefill_chunks_total', "Prompt chunks fed over a row's cache (chunked prefill, prefix-cache remainders).", (r, m, t) => generation(r, m, t)?.chunks);
+  level('ovserve:spec_decode_num_draft_tokens_total', 'Tokens proposed by prompt lookup.', (r, m, t) => generation(r, m, t)?.proposedTokens);
+  level('ovserve:spec_decode_num_accepted_tokens_total', 'Proposed tokens the model accepted.', (r, m, t) => generation(r, m, t)?.acceptedTokens);
   level('ovserve:largest_batch', 'The largest batch run so far.', (r, m, t) => batches(r, m, t)?.largestBatch ?? generation(r, m, t)?.largestDecodeBatch);
 
   return {

@@ -39,6 +39,8 @@ export interface SchedulerLimits {
   maxStepTokens?: number;
   /** Prompt positions kept in the prefix cache (whole blocks), with sessions that keep blocks; 0 turns it off. */
   prefixCacheTokens?: number;
+  /** The model's context, for the KV capacity reported without maxKvTokens (maxRunning x it). */
+  contextLength?: number;
 }
 
 /**
@@ -125,8 +127,12 @@ export interface SchedulerStats {
   cachedTokens: number;
   /** Sequences preempted (rows freed, recomputed later) to stay within the KV budget. */
   preemptions: number;
-  /** Largest rows x longest row held, in positions. */
+  /** Rows x longest row held now, the largest so far, and what the budget allows, in positions. */
+  kvTokens: number;
   peakKvTokens: number;
+  kvCapacity: number;
+  /** Prompt tokens looked up in the prefix cache (cachedTokens of them were found). */
+  prefixQueriedTokens: number;
   /** Speculated tokens proposed, and of those accepted. */
   proposedTokens: number;
   acceptedTokens: number;
@@ -163,14 +169,18 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
     largestStepTokens: 0,
     cachedTokens: 0,
     preemptions: 0,
+    kvTokens: 0,
     peakKvTokens: 0,
+    kvCapacity: limits.maxKvTokens ?? limits.maxRunning * (limits.contextLength ?? 0),
+    prefixQueriedTokens: 0,
     proposedTokens: 0,
     acceptedTokens: 0,
   };
   const sync = () => {
     stats.running = rows.length;
     stats.waiting = new Set(waiting.map((e) => e.submission)).size;
-    stats.peakKvTokens = Math.max(stats.peakKvTokens, kvCost(rows.map((e) => ({ length: e.fed, order: 0 }))));
+    stats.kvTokens = kvCost(rows.map((e) => ({ length: e.fed, order: 0 })));
+    stats.peakKvTokens = Math.max(stats.peakKvTokens, stats.kvTokens);
   };
   const live = (e: Entry) => !e.state.cancelled && !e.state.failed;
   /** Whether the row holds its whole context (it decodes; fed grows past the context as it does). */
@@ -303,6 +313,7 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
       const keys = prefixCache && !wantsScores ? prefixCache.keys(context) : undefined;
       const hit = keys && prefixCache ? prefixCache.lookup(keys.slice(0, Math.floor((context.length - 1) / (blocks as NonNullable<typeof blocks>).size))) : [];
       const cached = hit.length * (blocks?.size ?? 0);
+      if (keys) stats.prefixQueriedTokens += context.length;
       const need = context.length - cached;
       const grant = !chunking ? need : Math.min(need, left > 0 ? left : nothingElse && fresh.length === 0 ? Math.min(CHUNK_FLOOR, limits.maxStepTokens as number) : 0);
       if (grant <= 0) break;

@@ -76,6 +76,7 @@ export function createGenerator(entry: ModelEntry, manifest: ModelManifest, sess
     maxKvTokens: entry.max_kv_tokens,
     maxStepTokens: entry.max_step_tokens,
     prefixCacheTokens: entry.prefix_cache_tokens,
+    contextLength: manifest.maxLength,
   });
   let engine: GrammarEngine | undefined;
   const grammarEngine = () => (engine ??= createXgrammarEngine(tokenizer.encodedVocabulary(), [...eosIds]));

@@ -86,4 +86,21 @@ describe('Prometheus /metrics', () => {
     expect(sample(text, 'ovserve:http_requests_total', { route: '/v3/embeddings', method: 'POST', status: '400' })).toBe(1);
     expect(sample(text, 'ovserve:http_request_duration_seconds_count', { route: '/v3/embeddings', method: 'POST' })).toBe(2);
   });
+  it('prefix-cache hits, KV usage, preemptions and chunks are exported per model', async () => {
+    const messages = [
+      { role: 'system' as const, content: 'Answer in one word, as a lighthouse keeper would. '.repeat(5) },
+      { role: 'user' as const, content: 'Lamp?' },
+    ];
+    const before = sample(await scrape(), 'ovserve:prefix_cache_hits_total', { model_name: 'tiny-chat' }) ?? 0;
+    await client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 3 });
+    const warm = await client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 3 });
+    const text = await scrape();
+    const m = { model_name: 'tiny-chat' };
+    expect(warm.usage!.prompt_tokens_details!.cached_tokens).toBeGreaterThan(0);
+    expect(sample(text, 'ovserve:prefix_cache_hits_total', m)! - before).toBe(warm.usage!.prompt_tokens_details!.cached_tokens);
+    expect(sample(text, 'ovserve:prefix_cache_queries_total', m)).toBeGreaterThanOrEqual(2 * warm.usage!.prompt_tokens);
+    expect(sample(text, 'ovserve:kv_cache_usage_perc', m)).toBe(0);
+    expect(sample(text, 'ovserve:num_preemptions_total', m)).toBe(0);
+    for (const name of ['ovserve:prefill_chunks_total', 'ovserve:spec_decode_num_draft_tokens_total', 'ovserve:spec_decode_num_accepted_tokens_total']) expect(sample(text, name, m)).toBeGreaterThanOrEqual(0);
+  });
 });
