@@ -23,7 +23,14 @@ describe('beam search', () => {
   let decoder: OpenedDecoder;
   let vocab: number;
   beforeAll(async () => {
-    runtime = createRuntime(fixtureConfig([{ fixture: 'tiny-chat', task: 'text-generation', name: 'chat', max_running_sequences: 16 }]), { log: () => {} });
+    runtime = createRuntime(
+      fixtureConfig([
+        { fixture: 'tiny-chat', task: 'text-generation', name: 'chat', max_running_sequences: 16 },
+        // The graph as exported: a left-padded past/present cache, no extend, no prefix cache.
+        { fixture: 'tiny-chat', task: 'text-generation', name: 'exported', fuse: false, max_running_sequences: 16 },
+      ]),
+      { log: () => {} },
+    );
     await runtime.ready;
     const modelDir = join(dir, 'chat');
     copyFixture('tiny-chat', modelDir);
@@ -78,6 +85,12 @@ describe('beam search', () => {
     expect(together!.ids).toEqual(alone.ids);
     const greedy = await collect(runtime.generate({ model: 'chat', prompts: [{ tokens: PROMPT }], n: 1, maxTokens: 10, ignoreEos: true, temperature: 0 }));
     expect((await collect(beams({ width: 1, maxTokens: 10 }))).ids).toEqual(greedy.ids);
+  });
+
+  it('gives the same beams on the graph as exported (a session that forks by copying its batched cache)', async () => {
+    const fused = await collect(beams({ width: 4, n: 4, maxTokens: 8 }));
+    const exported = await collect(beams({ width: 4, n: 4, maxTokens: 8, model: 'exported' }));
+    expect(exported.ids).toEqual(fused.ids);
   });
 
   it('returns n hypotheses, text and tokens; usage counts them', async () => {
