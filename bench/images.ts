@@ -261,8 +261,8 @@ async function requestRow(p: Pipeline, seed: number, plane: number): Promise<Ima
 
 /**
  * `batch` requests of one image each: each its own text encoding, then all `batch` rows given to
- * the denoiser as one job, so every UNet run holds all of them (4 jobs submitted in one tick do not
- * all join the first step: the batcher's loop starts inside the first submit), then the VAE decode
+ * the denoiser as one job, so every UNet run holds all of them (the loop the batcher runs for a
+ * server, without its announce-and-join for requests still encoding), then the VAE decode
  * of all of them together (the batcher's) and their PNG encoding.
  */
 async function rawBatch(p: Pipeline, batch: number, seeds: number[]): Promise<void> {

@@ -79,45 +79,62 @@ export function createImageGenerator(entry: ModelEntry, manifest: DiffusionManif
       const prompt = promptIds(request.prompt);
       const negative = guided ? promptIds(request.negativePrompt ?? '') : undefined;
       const ids = negative ? Int32Array.from([...negative.ids, ...prompt.ids]) : prompt.ids;
-      const hidden = await net.encodeText(ids, negative ? 2 : 1, request.signal);
-      const block = manifest.contextLength * manifest.hiddenSize;
-      const negativeContext = negative ? hidden.slice(0, block) : undefined;
-      const context = hidden.slice(negative ? block : 0, (negative ? 2 : 1) * block);
+      /** The prompt's hidden states, (for edits) the source image's latents and mask, and each image's seeded row. */
+      const encodedRows = async (): Promise<ImageRow[]> => {
+        const hidden = await net.encodeText(ids, negative ? 2 : 1, request.signal);
+        const block = manifest.contextLength * manifest.hiddenSize;
+        const negativeContext = negative ? hidden.slice(0, block) : undefined;
+        const context = hidden.slice(negative ? block : 0, (negative ? 2 : 1) * block);
 
-      // Edits: the source image's latents, and where to repaint.
-      let source: Float32Array | undefined;
-      let mask: Float32Array | undefined;
-      if (request.image && net.encode) {
-        const image = decodePng(request.image, entry.max_image_side, 'image');
-        const encoded = await net.encode(pixelsToTensor(image, width, height), { batch: 1, channels: CHANNELS, height: latentHeight, width: latentWidth }, request.signal);
-        source = encoded.map((v) => v * manifest.scalingFactor);
-        if (request.mask) mask = maskToLatent(decodePng(request.mask, entry.max_image_side, 'mask'), latentWidth, latentHeight);
+        // Edits: the source image's latents, and where to repaint.
+        let source: Float32Array | undefined;
+        let mask: Float32Array | undefined;
+        if (request.image && net.encode) {
+          const image = decodePng(request.image, entry.max_image_side, 'image');
+          const encoded = await net.encode(pixelsToTensor(image, width, height), { batch: 1, channels: CHANNELS, height: latentHeight, width: latentWidth }, request.signal);
+          source = encoded.map((v) => v * manifest.scalingFactor);
+          if (request.mask) mask = maskToLatent(decodePng(request.mask, entry.max_image_side, 'mask'), latentWidth, latentHeight);
+        }
+
+        return Array.from({ length: request.n }, (_, i) => {
+          const noise = gaussianSource(choiceSeed(request.seed, i));
+          const own = schedule();
+          const start = noise(plane);
+          let latents: Float32Array;
+          let inpaint: ImageRow['inpaint'];
+          if (source) {
+            latents = own.addNoise(source, start);
+            if (mask) inpaint = { mask, source, sourceNoise: start };
+          } else latents = start.map((v) => v * own.initNoiseSigma);
+          return { schedule: own, latents, context, ...(negativeContext ? { negativeContext } : {}), guidanceScale: guidance, noise, ...(inpaint ? { inpaint } : {}) };
+        });
+      };
+
+      // From here to submit() the batcher knows this request is coming, so requests of this size
+      // arriving together start denoising in the same step.
+      const arrived = batcher.announce({ latentHeight, latentWidth, images: request.n });
+      let rows: ImageRow[];
+      try {
+        rows = await encodedRows();
+      } catch (err) {
+        arrived();
+        throw err;
       }
-
-      const rows: ImageRow[] = Array.from({ length: request.n }, (_, i) => {
-        const noise = gaussianSource(choiceSeed(request.seed, i));
-        const own = schedule();
-        const start = noise(plane);
-        let latents: Float32Array;
-        let inpaint: ImageRow['inpaint'];
-        if (source) {
-          latents = own.addNoise(source, start);
-          if (mask) inpaint = { mask, source, sourceNoise: start };
-        } else latents = start.map((v) => v * own.initNoiseSigma);
-        return { schedule: own, latents, context, ...(negativeContext ? { negativeContext } : {}), guidanceScale: guidance, noise, ...(inpaint ? { inpaint } : {}) };
-      });
-
       const pixels: Float32Array[] = new Array(request.n);
       await new Promise<void>((resolve, reject) => {
-        batcher.submit({
-          latentHeight,
-          latentWidth,
-          rows,
-          onImage: (index, image) => void (pixels[index] = image),
-          onDone: resolve,
-          onError: reject,
-          signal: request.signal,
-        });
+        try {
+          batcher.submit({
+            latentHeight,
+            latentWidth,
+            rows,
+            onImage: (index, image) => void (pixels[index] = image),
+            onDone: resolve,
+            onError: reject,
+            signal: request.signal,
+          });
+        } finally {
+          arrived();
+        }
       });
       return {
         model: request.model,

@@ -5,12 +5,12 @@ import { decode, encode } from 'fast-png';
 import * as ort from 'onnxruntime-node';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDiffusionBatcher } from '../../runtime/batching/diffusion-batcher.ts';
+import { createDiffusionBatcher, type DiffusionStats, type ImageRow } from '../../runtime/batching/diffusion-batcher.ts';
 import { createOnnxRuntimeBackend } from '../../runtime/backends/onnxruntime.ts';
 import { choiceSeed } from '../../runtime/generation/rng.ts';
 import { readDiffusionManifest } from '../../runtime/images/diffusion-manifest.ts';
 import { gaussianSource, tensorToRgb } from '../../runtime/images/latents.ts';
-import { diffusionNetworks } from '../../runtime/images/networks.ts';
+import { diffusionNetworks, type DiffusionNetworks } from '../../runtime/images/networks.ts';
 import { encodePng } from '../../runtime/images/png.ts';
 import { createScheduler } from '../../runtime/images/schedulers/index.ts';
 import { createRuntime, type ImageRequest, type Runtime } from '../../runtime/index.ts';
@@ -129,6 +129,93 @@ describe('text-to-image on the tiny-sd fixture', () => {
     expect(Buffer.from(other.images[0]!).equals(Buffer.from(alone.images[0]!))).toBe(false);
     expect(runtime.batchStats('sd')).toMatchObject({ largestBatch: expect.any(Number) });
     expect((runtime.batchStats('sd') as unknown as { largestBatch: number }).largestBatch).toBeGreaterThan(1);
+  });
+
+  it('4 requests submitted together denoise as one batch of 4 from their first step, each PNG the one its seed makes alone; a lone request waits for nobody', async () => {
+    const stats = () => ({ ...(runtime.batchStats('sd') as unknown as DiffusionStats) });
+    const seeds = [21, 22, 23, 24];
+    const alone: Uint8Array[] = [];
+    for (const seed of seeds) {
+      const before = stats();
+      alone.push((await runtime.generateImages(request({ seed }))).images[0] as Uint8Array);
+      const after = stats();
+      expect([after.steps - before.steps, after.imageSteps - before.imageSteps, after.joinWaits - before.joinWaits]).toEqual([STEPS, STEPS, 0]);
+    }
+    const before = stats();
+    const together = await Promise.all(seeds.map((seed) => runtime.generateImages(request({ seed }))));
+    const after = stats();
+    // STEPS UNet runs in all, each advancing all 4 images: none ran a step alone or joined late.
+    expect(after.steps - before.steps).toBe(STEPS);
+    expect(after.imageSteps - before.imageSteps).toBe(4 * STEPS);
+    expect(after.images - before.images).toBe(4);
+    expect(after.largestBatch).toBeGreaterThanOrEqual(4);
+    expect(after.announced).toBe(0);
+    together.forEach((r, i) => expect(Buffer.from(r.images[0]!).equals(Buffer.from(alone[i]!))).toBe(true));
+    // Mixed n (2 + 1 + 1) is one batch of 4 too.
+    const mixed = stats();
+    await Promise.all([runtime.generateImages(request({ seed: 31, n: 2 })), runtime.generateImages(request({ seed: 32 })), runtime.generateImages(request({ seed: 33 }))]);
+    const end = stats();
+    expect([end.steps - mixed.steps, end.imageSteps - mixed.imageSteps]).toEqual([STEPS, 4 * STEPS]);
+  });
+
+  it('the batcher waits for announced requests of its size until they are submitted, each at most joinWaitMs, and not for other sizes or when full', async () => {
+    const { schedulerConfig } = readDiffusionManifest(fixturePath('tiny-sd'));
+    const batches: number[] = [];
+    const net: DiffusionNetworks = {
+      contextLength: 1,
+      hiddenSize: 1,
+      encodeText: async () => new Float32Array(1),
+      unet: async (sample, _timesteps, _context, shape) => {
+        batches.push(shape.batch);
+        return new Float32Array(sample.length);
+      },
+      decode: async (_latents, shape) => new Float32Array(shape.batch * 3 * 64 * shape.height * shape.width),
+    };
+    const row = (seed: number): ImageRow => {
+      const schedule = createScheduler(schedulerConfig, STEPS);
+      const noise = gaussianSource(choiceSeed(seed, 0));
+      return { schedule, latents: noise(256), context: new Float32Array(1), guidanceScale: 1, noise };
+    };
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const make = (joinWaitMs: number) => {
+      const batcher = createDiffusionBatcher(net, { maxBatchImages: 3, maxQueuedRequests: 8, scalingFactor: 1, joinWaitMs });
+      const job = (seed: number, side = 8) =>
+        new Promise<void>((resolve, reject) => batcher.submit({ latentHeight: side, latentWidth: side, rows: [row(seed)], onImage: () => {}, onDone: resolve, onError: reject }));
+      const announce = (side = 8) => batcher.announce({ latentHeight: side, latentWidth: side, images: 1 });
+      return { batcher, job, announce };
+    };
+
+    // Three announced, submitted 30 ms apart (as their prompts finish encoding): one batch of 3 from the first step.
+    const patient = make(10_000);
+    const arrivals = [0, 1, 2].map(() => patient.announce());
+    const done: Promise<void>[] = [];
+    for (const i of [0, 1, 2]) {
+      if (i > 0) await sleep(30);
+      done.push(patient.job(i));
+      arrivals[i]?.();
+    }
+    await Promise.all(done);
+    expect(batches.splice(0)).toEqual(Array(STEPS).fill(3));
+    expect(patient.batcher.stats).toMatchObject({ steps: STEPS, imageSteps: 3 * STEPS, joinWaits: 1, joinWaitTimeouts: 0, announced: 0 });
+    // Announced but of another size, or with no room left (3 running): not waited for.
+    const otherSize = patient.announce(16);
+    await patient.job(3);
+    otherSize();
+    const fourth = patient.announce();
+    await Promise.all([patient.job(4), patient.job(5), patient.job(6)]);
+    fourth();
+    expect(batches.splice(0)).toEqual([...Array(STEPS).fill(1), ...Array(STEPS).fill(3)]);
+    expect(patient.batcher.stats).toMatchObject({ joinWaits: 1, joinWaitTimeouts: 0 });
+
+    // One announced that never comes: the first step waits joinWaitMs for it, the later steps not at all.
+    const hasty = make(40);
+    const never = hasty.announce();
+    await hasty.job(7);
+    expect(batches.splice(0)).toEqual(Array(STEPS).fill(1));
+    expect(hasty.batcher.stats).toMatchObject({ steps: STEPS, joinWaits: 1, joinWaitTimeouts: 1, announced: 1 });
+    never();
+    never();
+    expect(hasty.batcher.stats.announced).toBe(0);
   });
 
   it('edits: image-to-image makes an image of the size asked; an opaque mask keeps the source, a transparent one repaints all', async () => {
