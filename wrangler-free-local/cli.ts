@@ -84,7 +84,8 @@ whose folder is missing or incomplete is pulled into its path first.
 Options (each with its environment variable):
   --config FILE         model config (OVSERVE_CONFIG; default models/config.json of the checkout)
   --port N              HTTP port, 0 for any free one (PORT; default 8000)
-  --host HOST           address to bind (HOST; default 127.0.0.1)
+  --host HOSTS          addresses to bind, comma-separated (HOST; default 127.0.0.1,::1:
+                        both loopback families, so localhost works whichever it resolves to)
   --route NAME          one route per process: all, ${routes.join(', ')} (ROUTE)
   --grpc-port N         Open Inference Protocol over gRPC on this port (GRPC_PORT; off when unset)
   --api-key KEY         require this API key on every route but health; repeatable
@@ -164,6 +165,18 @@ async function pullSources(config: RepositoryConfig, hub: HubOptions, log: (line
   }
 }
 
+/** Both loopback families unless told otherwise; ::1 may be missing (a machine without IPv6). */
+const DEFAULT_HOSTS = ['127.0.0.1', '::1'];
+
+/** HOST / --host: a comma-separated list of addresses. */
+export function hostsOf(value: string | undefined): { host: string[]; optionalHosts: string[] } {
+  const hosts = list(value);
+  if (!hosts || hosts.length === 0) return { host: DEFAULT_HOSTS, optionalHosts: ['::1'] };
+  const bad = hosts.find((h) => !/^[\w.:-]+$/.test(h) || h.startsWith('['));
+  if (bad !== undefined) throw new Error(`invalid HOST entry "${bad}"; use addresses or names, comma-separated (IPv6 without brackets)`);
+  return { host: hosts, optionalHosts: [] };
+}
+
 async function serveCommand(args: string[]): Promise<void> {
   const { values } = parse({
     args,
@@ -199,7 +212,7 @@ async function serveCommand(args: string[]): Promise<void> {
   const running = await serve({
     config,
     port,
-    host: values.host ?? process.env.HOST ?? '127.0.0.1',
+    ...hostsOf(values.host ?? process.env.HOST),
     route,
     allowedHosts: parseAllowedHosts(process.env.OVSERVE_ALLOWED_HOSTS),
     grpcPort: parseGrpcPort(values['grpc-port'] ?? process.env.GRPC_PORT),

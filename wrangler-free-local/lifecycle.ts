@@ -42,10 +42,14 @@ export interface CloseOptions {
 }
 
 export interface RunningServer {
-  /** The port actually bound (useful with port 0). */
+  /** The port actually bound (useful with port 0); every host listens on it. */
   port: number;
+  /** The first host's URL, and every host's. */
   url: string;
+  urls: string[];
+  /** The first host's server, and every host's (one node server per address). */
   server: ServerType;
+  servers: ServerType[];
   /**
    * Drains: new model requests get 503 (the listener and open connections keep answering, with
    * `Connection: close`), requests in flight finish, then the listener closes, the idle
@@ -55,39 +59,77 @@ export interface RunningServer {
   close(options?: CloseOptions): Promise<void>;
 }
 
-export function listen(app: Hono, runtime: Runtime, port: number, host: string): Promise<RunningServer> {
-  // No createServer option is given, so @hono/node-server makes a plain node http.Server.
-  const server = createAdaptorServer({ fetch: app.fetch, hostname: host, serverOptions: SERVER_OPTIONS }) as Server;
-  const drainer = createDrainer(server, runtime);
-  let drain: Promise<void> | undefined;
+export interface ListenOptions {
+  /** Hosts that may be missing (the default's ::1 on a machine without IPv6): skipped with a log line. */
+  optional?: readonly string[];
+  log?: (line: string) => void;
+}
+
+const urlOf = (host: string, port: number) => `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+/** Binds one server: resolves once it listens, rejects with the bind error. */
+function bind(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);
-      const { port: bound } = server.address() as AddressInfo;
-      resolve({
-        port: bound,
-        url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`,
-        server,
-        close: (options = {}) =>
-          (drain ??= drainer.drain(Math.min(options.timeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS, MAX_TIMER_MS), options.log ?? (() => {}))),
-      });
+      resolve((server.address() as AddressInfo).port);
     });
   });
+}
+
+/**
+ * Listens on every host (the first decides the port when `port` is 0), one node server each,
+ * all serving `app` and drained together.
+ */
+export async function listen(app: Hono, runtime: Runtime, port: number, hosts: string | readonly string[], options: ListenOptions = {}): Promise<RunningServer> {
+  const wanted = typeof hosts === 'string' ? [hosts] : hosts;
+  const servers: Server[] = [];
+  const bound: string[] = [];
+  let chosen = port;
+  for (const host of wanted) {
+    // No createServer option is given, so @hono/node-server makes a plain node http.Server.
+    const server = createAdaptorServer({ fetch: app.fetch, hostname: host, serverOptions: SERVER_OPTIONS }) as Server;
+    try {
+      chosen = await bind(server, chosen, host);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (options.optional?.includes(host) && (code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT')) {
+        options.log?.(`not listening on ${host}: ${code} (no such address here)`);
+        continue;
+      }
+      await Promise.all(servers.map((s) => new Promise((done) => s.close(done))));
+      throw err;
+    }
+    servers.push(server);
+    bound.push(host);
+  }
+  if (servers.length === 0) throw new Error(`could not listen on any of ${wanted.join(', ')}`);
+  const drainer = createDrainer(servers, runtime);
+  let drain: Promise<void> | undefined;
+  return {
+    port: chosen,
+    url: urlOf(bound[0] as string, chosen),
+    urls: bound.map((h) => urlOf(h, chosen)),
+    server: servers[0] as Server,
+    servers,
+    close: (closeOptions = {}) =>
+      (drain ??= drainer.drain(Math.min(closeOptions.timeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS, MAX_TIMER_MS), closeOptions.log ?? (() => {}))),
+  };
 }
 
 interface Drainer {
   drain(timeoutMs: number, log: (line: string) => void): Promise<void>;
 }
 
-/** Counts the HTTP requests in flight and runs the drain over the server and the runtime. */
-function createDrainer(server: Server, runtime: Runtime): Drainer {
+/** Counts the HTTP requests in flight and runs the drain over the servers and the runtime. */
+function createDrainer(servers: readonly Server[], runtime: Runtime): Drainer {
   let draining = false;
   let inFlight = 0;
   let idleWaiters: Array<() => void> = [];
 
   // Prepended so the header is in place before the app's listener can write the response.
-  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     inFlight++;
     if (draining) res.setHeader('Connection', 'close');
     const socket = req.socket;
@@ -103,14 +145,15 @@ function createDrainer(server: Server, runtime: Runtime): Drainer {
         for (const done of waiters) done();
       }
     });
-  });
+  };
+  for (const server of servers) server.prependListener('request', onRequest);
 
   const requestsDone = () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((done) => idleWaiters.push(done)));
 
   // server.close() stops listening and closes idle connections; it calls back once every
   // connection has ended (with an error when it was not listening, which changes nothing here).
   let listenerClosed: Promise<void> | undefined;
-  const closeListener = () => (listenerClosed ??= new Promise<void>((done) => server.close(() => done())));
+  const closeListener = () => (listenerClosed ??= Promise.all(servers.map((server) => new Promise<void>((done) => server.close(() => done())))).then(() => {}));
 
   return {
     async drain(timeoutMs, log) {
@@ -126,7 +169,7 @@ function createDrainer(server: Server, runtime: Runtime): Drainer {
       if (await Promise.race([drained.then(() => false), timedOut])) {
         log(`drain timeout after ${timeoutMs / 1000} s: closing ${inFlight} request(s) in flight and every open connection`);
         const closed = closeListener();
-        server.closeAllConnections();
+        for (const server of servers) server.closeAllConnections();
         await Promise.race([Promise.all([runtimeClosed, closed]), delay(DISPOSE_GRACE_MS)]);
       }
       clearTimeout(deadline);

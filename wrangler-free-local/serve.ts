@@ -13,7 +13,10 @@ import { listen, type CloseOptions, type RunningServer } from './lifecycle.ts';
 export interface ServeOptions {
   config: RepositoryConfig;
   port: number;
-  host: string;
+  /** Addresses to listen on, all on one port. */
+  host: string | readonly string[];
+  /** Of those, ones that may be missing on this machine (skipped with a log line): the default's ::1. */
+  optionalHosts?: readonly string[];
   /** One route per process; all routes when omitted. */
   route?: RouteName;
   /** Streams send a `: ping` comment after this long without data. */
@@ -41,11 +44,11 @@ export function parseRoute(value: string | undefined): RouteName | undefined {
 }
 
 /**
- * A loopback-bound server checks Host against DNS rebinding (loopback names plus the configured
- * ones); a server bound to another address checks only when hosts are configured.
+ * A server bound only to loopback addresses checks Host against DNS rebinding (loopback names plus
+ * the configured ones); a server bound to any other address checks only when hosts are configured.
  */
-function hostsToAllow(bound: string, configured: readonly string[] | undefined): readonly string[] | undefined {
-  if (isLoopbackHost(hostName(bound.includes(':') && !bound.startsWith('[') ? `[${bound}]` : bound))) return configured ?? [];
+function hostsToAllow(bound: readonly string[], configured: readonly string[] | undefined): readonly string[] | undefined {
+  if (bound.every((host) => isLoopbackHost(hostName(grpcHost(host))))) return configured ?? [];
   return configured && configured.length > 0 ? configured : undefined;
 }
 
@@ -55,10 +58,10 @@ function hostsToAllow(bound: string, configured: readonly string[] | undefined):
  * calls and lets its in-flight ones finish, within the same timeout. If the port cannot be bound,
  * the HTTP server is closed again and the error thrown.
  */
-async function withGrpc(running: RunningServer, grpc: GrpcServer, port: number, host: string): Promise<RunningServer & { grpcPort: number }> {
-  let grpcPort: number;
+async function withGrpc(running: RunningServer, grpc: GrpcServer, port: number, hosts: readonly string[]): Promise<RunningServer & { grpcPort: number }> {
+  let grpcPort = port;
   try {
-    grpcPort = await grpc.listen(port, host);
+    for (const host of hosts) grpcPort = await grpc.listen(grpcPort, host);
   } catch (err) {
     await Promise.all([running.close({ timeoutMs: 0 }), grpc.close({ timeoutMs: 0 })]);
     throw err;
@@ -84,22 +87,24 @@ export async function serve(options: ServeOptions): Promise<ServedServer> {
     ...(requests ? { requestLog: (record: RequestRecord) => requests.info(record, 'request') } : {}),
     ...(options.route ? { routes: [options.route] } : {}),
     sseKeepAliveMs: options.sseKeepAliveMs,
-    allowedHosts: hostsToAllow(options.host, options.allowedHosts),
+    allowedHosts: hostsToAllow(typeof options.host === 'string' ? [options.host] : options.host, options.allowedHosts),
     apiKeys: options.apiKeys,
     corsOrigins: options.corsOrigins,
   });
   log(options.apiKeys?.length ? `auth: ${options.apiKeys.length} API key(s) required on every route but health` : 'auth: off (no OVSERVE_API_KEYS set)');
   // Listen first: /v2/health/ready answers 503 until every model is warm.
-  const http = await listen(app, runtime, options.port, options.host);
-  log(`ovserve listening on ${http.url} (${options.route ?? 'all routes'})`);
+  const http = await listen(app, runtime, options.port, options.host, { optional: options.optionalHosts ?? [], log });
+  log(`ovserve listening on ${http.urls.join(', ')} (${options.route ?? 'all routes'})`);
   runtime.ready.then(
     () => log('all models loaded; ready'),
     (err: unknown) => log(`model loading failed: ${err instanceof Error ? err.message : String(err)}`),
   );
   let running: RunningServer & { grpcPort?: number } = http;
   if (options.grpcPort !== undefined) {
-    running = await withGrpc(http, createGrpcServer(runtime), options.grpcPort, options.host);
-    log(`gRPC listening on ${grpcHost(options.host)}:${running.grpcPort}`);
+    // gRPC listens where HTTP could (the same hosts, less any the machine lacks).
+    const hosts = http.urls.map((url) => new URL(url).hostname.replace(/^\[|\]$/g, ''));
+    running = await withGrpc(http, createGrpcServer(runtime), options.grpcPort, hosts);
+    log(`gRPC listening on ${hosts.map((h) => `${grpcHost(h)}:${running.grpcPort}`).join(', ')}`);
   }
   return { ...running, ready: runtime.ready, runtime };
 }
