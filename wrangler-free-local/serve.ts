@@ -91,7 +91,7 @@ export async function serve(options: ServeOptions): Promise<ServedServer> {
     apiKeys: options.apiKeys,
     corsOrigins: options.corsOrigins,
   });
-  log(options.apiKeys?.length ? `auth: ${options.apiKeys.length} API key(s) required on every route but health` : 'auth: off (no OVSERVE_API_KEYS set)');
+  log(options.apiKeys?.length ? `auth: ${options.apiKeys.length} API key(s) required on every route but health (gRPC too)` : 'auth: off (no OVSERVE_API_KEYS set)');
   // Listen first: /v2/health/ready answers 503 until every model is warm.
   const http = await listen(app, runtime, options.port, options.host, { optional: options.optionalHosts ?? [], log });
   log(`ovserve listening on ${http.urls.join(', ')} (${options.route ?? 'all routes'})`);
@@ -103,7 +103,7 @@ export async function serve(options: ServeOptions): Promise<ServedServer> {
   if (options.grpcPort !== undefined) {
     // gRPC listens where HTTP could (the same hosts, less any the machine lacks).
     const hosts = http.urls.map((url) => new URL(url).hostname.replace(/^\[|\]$/g, ''));
-    running = await withGrpc(http, createGrpcServer(runtime), options.grpcPort, hosts);
+    running = await withGrpc(http, createGrpcServer(runtime, { apiKeys: options.apiKeys }), options.grpcPort, hosts);
     log(`gRPC listening on ${hosts.map((h) => `${grpcHost(h)}:${running.grpcPort}`).join(', ')}`);
   }
   return { ...running, ready: runtime.ready, runtime };

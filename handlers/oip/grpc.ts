@@ -1,10 +1,11 @@
 // The Open Inference Protocol gRPC service (GRPCInferenceService of open_inference_grpc.proto) over
 // a Runtime, on its own port: liveness, readiness, metadata and ModelInfer with the REST routes'
 // semantics. Every failure is a status from the one error table, with a message.
-import { Server, ServerCredentials, type handleUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Server, ServerCredentials, status, type handleUnaryCall, type Metadata, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { fileURLToPath } from 'node:url';
 import type { Runtime } from '../../runtime/index.ts';
+import { apiKeyCheck } from '../shared/auth.ts';
 import { toGrpcError } from '../shared/errors.ts';
 import { inferRequestFromGrpc, inferResponseToGrpc, PROTO_LOADER_OPTIONS, type GrpcInferRequest } from './grpc-codec.ts';
 import { OIP_TASKS } from './tasks.ts';
@@ -36,12 +37,18 @@ interface ModelRequest {
   version?: string;
 }
 
+/** Refuses a call's metadata with a message, or accepts it (undefined). */
+type CallGuard = (metadata: Metadata) => string | undefined;
+
 /**
  * A unary handler from a function of the request and the call's AbortSignal (aborted when the
  * client cancels or its deadline passes): its result is the answer, anything it throws a status.
+ * A guard that refuses the call answers UNAUTHENTICATED before any work.
  */
-function unary<Request, Response>(answer: (request: Request, signal: AbortSignal) => Response | Promise<Response>): handleUnaryCall<Request, Response> {
+function unary<Request, Response>(answer: (request: Request, signal: AbortSignal) => Response | Promise<Response>, guard?: CallGuard): handleUnaryCall<Request, Response> {
   return (call, callback) => {
+    const refused = guard?.(call.metadata);
+    if (refused !== undefined) return callback({ code: status.UNAUTHENTICATED, details: refused });
     const cancel = new AbortController();
     call.once('cancelled', () => cancel.abort());
     Promise.resolve()
@@ -53,25 +60,41 @@ function unary<Request, Response>(answer: (request: Request, signal: AbortSignal
   };
 }
 
+/** API keys over gRPC metadata, as over HTTP headers: `authorization: Bearer <key>` or `x-api-key`. */
+function keyGuard(keys: readonly string[]): CallGuard {
+  const check = apiKeyCheck(keys);
+  const first = (metadata: Metadata, key: string) => {
+    const value = metadata.get(key)[0];
+    return typeof value === 'string' ? value : undefined;
+  };
+  return (metadata) => check(first(metadata, 'authorization'), first(metadata, 'x-api-key'));
+}
+
+export interface GrpcServiceOptions {
+  /** When set, every method but ServerLive and ServerReady (the probes) requires one. */
+  apiKeys?: readonly string[];
+}
+
 /** The GRPCInferenceService methods over a runtime. */
-export function createGrpcService(runtime: Runtime): UntypedServiceImplementation {
+export function createGrpcService(runtime: Runtime, options: GrpcServiceOptions = {}): UntypedServiceImplementation {
   const model = (request: ModelRequest) => servedModel(runtime, request.name, request.version || undefined);
+  const guard = options.apiKeys && options.apiKeys.length > 0 ? keyGuard(options.apiKeys) : undefined;
   return {
     ServerLive: unary(() => ({ live: true })),
     ServerReady: unary(() => ({ ready: runtime.isReady() })),
-    ModelReady: unary((request: ModelRequest) => ({ ready: isModelReady(runtime, model(request).name) })),
-    ServerMetadata: unary(() => serverMetadata(VERSION, EXTENSIONS)),
+    ModelReady: unary((request: ModelRequest) => ({ ready: isModelReady(runtime, model(request).name) }), guard),
+    ServerMetadata: unary(() => serverMetadata(VERSION, EXTENSIONS), guard),
     ModelMetadata: unary((request: ModelRequest) => {
       const meta = runtime.modelMetadata(model(request).name);
       return modelMetadataToWire(meta.name, platformOf(meta.engine), OIP_TASKS[meta.task].metadata(meta));
-    }),
+    }, guard),
     ModelInfer: unary(async (message: GrpcInferRequest, signal) => {
       const info = servedModel(runtime, message.model_name, message.model_version || undefined);
       const { request, chunks, raw } = inferRequestFromGrpc(message);
       const decoded = decodeRequest(request, chunks);
       const outputs = await OIP_TASKS[info.task].infer({ runtime, model: info.name, inputs: decoded.inputs, parameters: request.parameters, signal });
       return inferResponseToGrpc({ model_name: info.name, model_version: MODEL_VERSION, id: message.id ?? '' }, selectOutputs(outputs, decoded.outputs), raw);
-    }),
+    }, guard),
   };
 }
 
@@ -95,9 +118,9 @@ export interface GrpcServer {
 /** A host as gRPC's address syntax wants it: IPv6 literals in brackets. */
 export const grpcHost = (host: string): string => (host.includes(':') && !host.startsWith('[') ? `[${host}]` : host);
 
-export function createGrpcServer(runtime: Runtime): GrpcServer {
+export function createGrpcServer(runtime: Runtime, options: GrpcServiceOptions = {}): GrpcServer {
   const server = new Server({ 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES });
-  server.addService(serviceDefinition(), createGrpcService(runtime));
+  server.addService(serviceDefinition(), createGrpcService(runtime, options));
   let closing: Promise<void> | undefined;
   return {
     listen: (port, host) =>

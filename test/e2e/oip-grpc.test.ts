@@ -1,7 +1,7 @@
 // The Open Inference Protocol gRPC service on a live server, through a real @grpc/grpc-js client:
 // every RPC, ModelInfer typed and raw equal to the same server's REST infer answers (every
 // datatype, each task), bad requests as status codes with a message, and no gRPC unless asked.
-import { credentials, loadPackageDefinition, status, type Client, type GrpcObject, type ServiceClientConstructor, type ServiceError } from '@grpc/grpc-js';
+import { credentials, loadPackageDefinition, Metadata, status, type Client, type GrpcObject, type ServiceClientConstructor, type ServiceError } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -373,6 +373,39 @@ describe('without grpcPort', () => {
       expect(err?.code).not.toBe(status.OK);
       expect(err?.code).toBeDefined();
     } finally {
+      await running.close();
+    }
+  });
+});
+
+describe('with API keys', () => {
+  it('every method but the probes needs a key in the metadata, as HTTP needs it in the headers', async () => {
+    const grpcPort = await freePort();
+    const running = await serve({ config: fixtureConfig([{ fixture: 'tiny-mlp', task: 'tensor' }]), port: 0, host: '127.0.0.1', grpcPort, apiKeys: ['sk-grpc'], log: () => {} });
+    const client = connect(grpcPort);
+    const call = (method: string, request: object, metadata?: Record<string, string>) =>
+      new Promise<{ err: ServiceError | null; response: Json }>((resolve) => {
+        const md = new Metadata();
+        for (const [k, v] of Object.entries(metadata ?? {})) md.set(k, v);
+        client[method](request, md, { deadline: Date.now() + 10_000 }, (err: ServiceError | null, response: Json) => resolve({ err, response }));
+      });
+    try {
+      await running.ready;
+      // The probes answer anyone (kubelet and KServe's own probes send no key).
+      expect((await call('ServerLive', {})).response).toEqual({ live: true });
+      expect((await call('ServerReady', {})).response).toEqual({ ready: true });
+      const missing = await call('ServerMetadata', {});
+      expect(missing.err?.code).toBe(status.UNAUTHENTICATED);
+      expect(missing.err?.details).toMatch(/Missing API key/);
+      const wrong = await call('ModelMetadata', { name: 'tiny-mlp' }, { authorization: 'Bearer sk-wrong' });
+      expect(wrong.err?.code).toBe(status.UNAUTHENTICATED);
+      expect(wrong.err?.details).toBe('Incorrect API key provided.');
+      expect((await call('ModelReady', { name: 'tiny-mlp' }, { authorization: 'Bearer sk-grpc' })).response).toEqual({ ready: true });
+      expect((await call('ModelMetadata', { name: 'tiny-mlp' }, { 'x-api-key': 'sk-grpc' })).response.name).toBe('tiny-mlp');
+      // HTTP keeps its own check with the same keys.
+      expect((await fetch(`${running.url}/v2/models/tiny-mlp`)).status).toBe(401);
+    } finally {
+      client.close();
       await running.close();
     }
   });
