@@ -6,6 +6,7 @@ import type { GenerateRequest, Generation, Runtime } from '../../runtime/index.t
 import { collectChoices, type ChoiceResult } from './collect.ts';
 import { withWireParams } from './errors.ts';
 import { SYSTEM_FINGERPRINT } from './generation-params.ts';
+import { deferRequestLog, logGeneration } from './request-log.ts';
 import { sseResponse, type SseEnding, type SseOptions, type SseWriter } from './sse.ts';
 
 export interface ResponseHeader {
@@ -40,7 +41,12 @@ export interface GenerationAnswer {
  * JSON errors with their status; only then does a stream begin.
  */
 export async function answerGeneration(c: Context, runtime: Runtime, sse: SseOptions, answer: GenerationAnswer): Promise<Response> {
-  const start = (signal: AbortSignal) => runtime.generate(answer.request(signal)).catch((err: unknown) => Promise.reject(withWireParams(err, answer.wireParams)));
+  const requested = performance.now();
+  const start = (signal: AbortSignal) =>
+    runtime.generate(answer.request(signal)).then(
+      (generation) => logged(c, generation, requested),
+      (err: unknown) => Promise.reject(withWireParams(err, answer.wireParams)),
+    );
   if (!answer.stream) {
     const generation = await start(c.req.raw.signal);
     return c.json(answer.unary(generation, await collectChoices(generation)));
@@ -55,5 +61,32 @@ export async function answerGeneration(c: Context, runtime: Runtime, sse: SseOpt
   } finally {
     c.req.raw.signal.removeEventListener('abort', left);
   }
-  return sseResponse(c, sse, cancel, (out) => answer.streamed(generation, out), answer.ending);
+  const writeLog = deferRequestLog(c);
+  return sseResponse(c, sse, cancel, (out) => answer.streamed(generation, out).finally(writeLog), answer.ending);
+}
+
+/**
+ * The generation as handlers see it, noting when its first token came, and registered for the
+ * request's log line (its tokens and time to first token).
+ */
+function logged(c: Context, generation: Generation, requested: number): Generation {
+  let firstToken: number | undefined;
+  logGeneration(c, {
+    promptTokens: generation.promptTokens,
+    completionTokens: () => generation.completionTokens(),
+    cachedTokens: () => generation.cachedTokens(),
+    ttftMs: () => (firstToken === undefined ? undefined : firstToken - requested),
+  });
+  return {
+    promptTokens: generation.promptTokens,
+    choices: generation.choices,
+    completionTokens: () => generation.completionTokens(),
+    cachedTokens: () => generation.cachedTokens(),
+    async *[Symbol.asyncIterator]() {
+      for await (const event of generation) {
+        if (firstToken === undefined && event.type === 'delta' && event.tokenIds.length > 0) firstToken = performance.now();
+        yield event;
+      }
+    },
+  };
 }

@@ -34,4 +34,22 @@ describe('request ids and the request log', () => {
     expect(records[2]).toMatchObject({ status: 404, path: '/v3/nowhere' });
     expect(JSON.stringify(records)).not.toContain(secret);
   });
+  it("a generation's record has its tokens and time to first token; a stream's is written when the stream ends", async () => {
+    const { app, records } = setup();
+    await postJson(app, '/v3/chat/completions', { model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
+    expect(records[0]).toMatchObject({ prompt_tokens: expect.any(Number), completion_tokens: expect.any(Number), cached_tokens: 0 });
+    expect(records[0]?.completion_tokens).toBeGreaterThan(0);
+    expect(records[0]?.ttft_ms).toBeGreaterThanOrEqual(0);
+    const res = await postJson(app, '/v3/chat/completions', { model: 'chat', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    // Headers are out, the body not read yet: no line before the stream has ended.
+    expect(records).toHaveLength(1);
+    await res.text();
+    await new Promise((r) => setImmediate(r));
+    expect(records).toHaveLength(2);
+    expect(records[1]).toMatchObject({ route: '/v3/chat/completions', status: 200, completion_tokens: records[0]?.completion_tokens });
+    expect(records[1]?.ttft_ms).toBeGreaterThanOrEqual(0);
+    // Requests that are not generations carry no token fields.
+    await app.request('/health');
+    expect(records[2]).not.toHaveProperty('prompt_tokens');
+  });
 });

@@ -65,7 +65,7 @@ export function createFakeRuntime(models: Array<Pick<ModelInfo, 'name' | 'task'>
         promptTokens: 7,
         choices: request.prompts.length * request.n,
         cachedTokens: () => 0,
-      completionTokens: () => completion,
+        completionTokens: () => completion,
         async *[Symbol.asyncIterator]() {
           for (const e of events) {
             await new Promise((r) => setImmediate(r));
@@ -80,7 +80,7 @@ export function createFakeRuntime(models: Array<Pick<ModelInfo, 'name' | 'task'>
     generateImages: async () => {
       throw new RuntimeError('wrong_task', 'The fake runtime makes no images.', { param: 'model' });
     },
-    batchStats: () => ({ runs: 0, sequences: 0, largestBatch: 0 }),
+    batchStats: () => ({ runs: 0, sequences: 0, largestBatch: 0, tokens: 0, paddedTokens: 0 }),
     generationStats: (): SchedulerStats => ({ running: 0, waiting: 0, steps: 0, prefills: 0, chunks: 0, largestDecodeBatch: 0, largestStepTokens: 0, cachedTokens: 0, preemptions: 0, kvTokens: 0, peakKvTokens: 0, kvCapacity: 0, prefixQueriedTokens: 0, proposedTokens: 0, acceptedTokens: 0 }),
     embed(request) {
       fake.calls.embed.push(request);
