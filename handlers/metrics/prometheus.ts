@@ -67,6 +67,10 @@ export function createPrometheusMetrics(): PrometheusMetrics {
   level('ovserve:decode_steps', 'Decode steps run so far (one step advances every running sequence).', (r, m, t) => generation(r, m, t)?.steps);
   level('ovserve:batch_runs', 'Encoder and tensor models: batches run so far; images: denoising steps run.', (r, m, t) => batches(r, m, t)?.runs ?? batches(r, m, t)?.steps);
   level('ovserve:batch_sequences', 'Encoder and tensor models: inputs batched so far (over batch_runs: the mean batch size); images: images made.', (r, m, t) => batches(r, m, t)?.sequences ?? batches(r, m, t)?.images);
+  level('ovserve:encoder_padding_ratio', 'Encoders: the share of the tokens run that were padding (1 - real / padded tokens, over all runs so far).', (r, m, t) => {
+    const b = batches(r, m, t);
+    return b && typeof b.paddedTokens === 'number' && b.paddedTokens > 0 && (t === 'embeddings' || t === 'rerank') ? 1 - (b.tokens as number) / b.paddedTokens : undefined;
+  });
   level('ovserve:kv_cache_usage_perc', 'KV positions held (rows x the longest row) over what max_kv_tokens (or max_running_sequences x the context) allows, 0..1.', (r, m, t) => {
     const g = generation(r, m, t);
     return g && g.kvCapacity > 0 ? g.kvTokens / g.kvCapacity : undefined;

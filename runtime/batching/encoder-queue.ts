@@ -41,6 +41,9 @@ export interface BatchStats {
   runs: number;
   sequences: number;
   largestBatch: number;
+  /** Real tokens run, and what the runs held with padding (sequences x longest, summed). */
+  tokens: number;
+  paddedTokens: number;
 }
 
 interface Group<TResult> {
@@ -100,7 +103,7 @@ export function createEncoderQueue<TItem, TResult>(
   let inFlight = 0;
   const maxInFlight = limits.maxInFlight ?? 2;
   let timer: NodeJS.Timeout | undefined;
-  const stats: BatchStats = { runs: 0, sequences: 0, largestBatch: 0 };
+  const stats: BatchStats = { runs: 0, sequences: 0, largestBatch: 0, tokens: 0, paddedTokens: 0 };
 
   /** Size of the last batch run: the batch an idle queue expects to gather again. */
   let expectedBatch = 1;
@@ -180,6 +183,8 @@ export function createEncoderQueue<TItem, TResult>(
     stats.runs++;
     stats.sequences += batch.length;
     stats.largestBatch = Math.max(stats.largestBatch, batch.length);
+    stats.tokens += batch.reduce((n, e) => n + e.length, 0);
+    stats.paddedTokens += batch.length * Math.max(...batch.map((e) => e.length));
     try {
       const results = await runBatch(batch.map((e) => e.item));
       batch.forEach((entry, i) => {

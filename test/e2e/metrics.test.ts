@@ -85,7 +85,12 @@ describe('Prometheus /metrics', () => {
     expect(sample(text, 'ovserve:http_requests_total', { route: '/v3/embeddings', method: 'POST', status: '200' })).toBe(1);
     expect(sample(text, 'ovserve:http_requests_total', { route: '/v3/embeddings', method: 'POST', status: '400' })).toBe(1);
     expect(sample(text, 'ovserve:http_request_duration_seconds_count', { route: '/v3/embeddings', method: 'POST' })).toBe(2);
+    // 'a', 'b', 'c' tokenize alike: a batch of them has (next to) no padding; a ratio in [0, 1) either way.
+    const padding = sample(text, 'ovserve:encoder_padding_ratio', { model_name: 'tiny-embed' });
+    expect(padding).toBeGreaterThanOrEqual(0);
+    expect(padding).toBeLessThan(1);
   });
+
   it('prefix-cache hits, KV usage, preemptions and chunks are exported per model', async () => {
     const messages = [
       { role: 'system' as const, content: 'Answer in one word, as a lighthouse keeper would. '.repeat(5) },

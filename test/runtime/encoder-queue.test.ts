@@ -24,6 +24,22 @@ async function until(condition: () => boolean, deadlineMs = 5000) {
 }
 
 describe('encoder queue', () => {
+  it('counts real and padded tokens per run (the padding ratio metric reads them)', async () => {
+    const r = controllableRunner();
+    const q = createEncoderQueue(limits, r.run);
+    const first = q.submit([{ item: 'a', length: 4 }]);
+    await tick();
+    const second = q.submit([{ item: 'b', length: 2 }, { item: 'c', length: 10 }]);
+    await tick();
+    r.finish[0]?.();
+    await first;
+    await until(() => r.runs.length === 2);
+    r.finish[1]?.();
+    await second;
+    // Run 1: 4 real of 4; run 2: 12 real of 2 x 10.
+    expect(q.stats).toMatchObject({ runs: 2, sequences: 3, tokens: 16, paddedTokens: 24 });
+  });
+
   it('gathers requests that arrive during a run into the next batch, results split back in order', async () => {
     const r = controllableRunner();
     const q = createEncoderQueue(limits, r.run);
