@@ -22,6 +22,8 @@ const VOCAB = 49152;
 const LONG_PROMPT = 1000;
 /** max_step_tokens of the policies model; unset: the config default. */
 const STEP_TOKENS = process.env.BENCH_STEP_TOKENS ? Number(process.env.BENCH_STEP_TOKENS) : undefined;
+/** BENCH_PROBE=1: only the closed loop, for chunked with and without the prefix cache against whole (a diagnosis run). */
+const PROBE = process.env.BENCH_PROBE === '1';
 
 /** Deterministic distinct prompts: token ids from a seeded generator (never the same twice, so no accidental cache hits). */
 let promptSeed = 1;
@@ -162,6 +164,7 @@ async function main() {
       models: [
         { ...model, name: 'policies', ...(STEP_TOKENS ? { max_step_tokens: STEP_TOKENS } : {}) },
         { ...model, name: 'whole', max_step_tokens: 1_000_000, prefix_cache_tokens: 0 },
+        ...(PROBE ? [{ ...model, name: 'chunked-nocache', ...(STEP_TOKENS ? { max_step_tokens: STEP_TOKENS } : {}), prefix_cache_tokens: 0 }] : []),
       ],
     },
     WORK_DIR,
@@ -171,6 +174,12 @@ async function main() {
   try {
     // Warm both models (first runs pay for allocation).
     for (const m of ['policies', 'whole']) await stream(server.url, m, freshPrompt(64), 8);
+    if (PROBE) {
+      for (let r = 0; r < ROUNDS; r++) {
+        for (const m of ['policies', 'chunked-nocache', 'whole']) console.log(m, JSON.stringify(await closedLoopC8(server.url, m)));
+      }
+      return;
+    }
     for (let r = 0; r < ROUNDS; r++) {
       await quiet();
       results.mixed_chunked!.push(await mixedLoad(server.url, 'policies'));
