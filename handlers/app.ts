@@ -104,11 +104,13 @@ export interface AppOptions {
   metrics?: PrometheusMetrics;
   /** Receives one record per request (ids are given and returned in `x-request-id` either way). */
   requestLog?: (record: RequestRecord) => void;
+  /** With requestLog: each generation's prompts in its line (LOG_PROMPTS=1); never otherwise. */
+  logPrompts?: boolean;
 }
 
 export function createApp(runtime: Runtime, options: AppOptions = {}): Hono {
   const app = new Hono();
-  app.use(requestLog(options.requestLog));
+  app.use(requestLog(options.requestLog, { prompts: options.logPrompts === true }));
   if (options.metrics) app.use(options.metrics.http);
   if (options.allowedHosts) app.use(hostCheck(options.allowedHosts));
   // CORS before auth: a browser's preflight carries no credentials and must be answered.

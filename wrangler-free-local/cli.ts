@@ -96,6 +96,7 @@ Environment only:
   OVSERVE_DRAIN_TIMEOUT_S   seconds a SIGTERM/SIGINT drain may take (default ${drainTimeoutMs / 1000})
   OVSERVE_ALLOWED_HOSTS     host names answered besides loopback ones (comma-separated, .domain, *)
   OVSERVE_CORS_ORIGINS      CORS origins (comma-separated, or *; off by default)
+  LOG_LEVEL, LOG_PROMPTS    request lines' level (info; silent for none); LOG_PROMPTS=1 adds prompts
   HF_ENDPOINT, HF_TOKEN     where \`source: hf:\` entries are pulled from, and the token sent
 `;
 
@@ -220,6 +221,7 @@ async function serveCommand(args: string[]): Promise<void> {
     corsOrigins: list(process.env.OVSERVE_CORS_ORIGINS),
     // One JSON line per request on stdout (pino); LOG_LEVEL=silent turns them off.
     requestLogLevel: process.env.LOG_LEVEL ?? 'info',
+    logPrompts: process.env.LOG_PROMPTS === '1',
   });
   closeOnSignals(running, console.log, { drainTimeoutMs });
   // A model that cannot load is fatal for a server process (the log line says why).

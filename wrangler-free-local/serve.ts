@@ -23,6 +23,8 @@ export interface ServeOptions {
   sseKeepAliveMs?: number;
   /** pino level of the per-request JSON lines (LOG_LEVEL): 'info' writes one per request; 'silent' none. Off when unset. */
   requestLogLevel?: string;
+  /** LOG_PROMPTS=1: the request lines carry each generation's prompts. */
+  logPrompts?: boolean;
   /** Host names answered besides loopback ones (OVSERVE_ALLOWED_HOSTS); `*` turns the check off. */
   allowedHosts?: readonly string[];
   /** API keys (OVSERVE_API_KEYS): when set, every route but health requires one. */
@@ -84,7 +86,7 @@ export async function serve(options: ServeOptions): Promise<ServedServer> {
   const requests = options.requestLogLevel === undefined ? undefined : pino({ level: options.requestLogLevel, base: { service: 'ovserve' } });
   const app = createApp(runtime, {
     metrics,
-    ...(requests ? { requestLog: (record: RequestRecord) => requests.info(record, 'request') } : {}),
+    ...(requests ? { requestLog: (record: RequestRecord) => requests.info(record, 'request'), logPrompts: options.logPrompts === true } : {}),
     ...(options.route ? { routes: [options.route] } : {}),
     sseKeepAliveMs: options.sseKeepAliveMs,
     allowedHosts: hostsToAllow(typeof options.host === 'string' ? [options.host] : options.host, options.allowedHosts),

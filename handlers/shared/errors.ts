@@ -4,6 +4,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { RuntimeError, type RuntimeErrorKind } from '../../runtime/index.ts';
+import { noteRequestError } from './request-log.ts';
 
 interface ErrorRow {
   status: ContentfulStatusCode;
@@ -101,6 +102,7 @@ export function toGrpcError(err: unknown): { code: number; details: string } {
 
 export function errorResponse(c: Context, err: unknown, flavor: ErrorFlavor = 'openai'): Response {
   const wire = toWireError(err, flavor);
+  noteRequestError(c, err);
   return c.json(wire.body, wire.status, wire.headers);
 }
 

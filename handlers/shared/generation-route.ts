@@ -6,7 +6,7 @@ import type { GenerateRequest, Generation, Runtime } from '../../runtime/index.t
 import { collectChoices, type ChoiceResult } from './collect.ts';
 import { withWireParams } from './errors.ts';
 import { SYSTEM_FINGERPRINT } from './generation-params.ts';
-import { deferRequestLog, logGeneration } from './request-log.ts';
+import { deferRequestLog, logGeneration, notePrompt } from './request-log.ts';
 import { sseResponse, type SseEnding, type SseOptions, type SseWriter } from './sse.ts';
 
 export interface ResponseHeader {
@@ -42,11 +42,14 @@ export interface GenerationAnswer {
  */
 export async function answerGeneration(c: Context, runtime: Runtime, sse: SseOptions, answer: GenerationAnswer): Promise<Response> {
   const requested = performance.now();
-  const start = (signal: AbortSignal) =>
-    runtime.generate(answer.request(signal)).then(
+  const start = (signal: AbortSignal) => {
+    const request = answer.request(signal);
+    notePrompt(c, request.prompts);
+    return runtime.generate(request).then(
       (generation) => logged(c, generation, requested),
       (err: unknown) => Promise.reject(withWireParams(err, answer.wireParams)),
     );
+  };
   if (!answer.stream) {
     const generation = await start(c.req.raw.signal);
     return c.json(answer.unary(generation, await collectChoices(generation)));

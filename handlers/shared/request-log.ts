@@ -18,6 +18,11 @@ export interface RequestRecord {
   completion_tokens?: number;
   cached_tokens?: number;
   ttft_ms?: number;
+  /** An error answer: its message, and what caused it when that was something else. */
+  error?: string;
+  cause?: string;
+  /** The generation's prompts, only with LOG_PROMPTS=1. */
+  prompt?: unknown;
 }
 
 /** What a generation handler tells the request log: its counts, read when the line is written. */
@@ -32,6 +37,32 @@ export interface GenerationLog {
 /** Context keys the log reads and the handlers set. */
 const GENERATION = 'generationLog' as never;
 const DEFER = 'requestLogDefer' as never;
+const ERROR = 'requestError' as never;
+const PROMPT = 'requestPrompt' as never;
+
+/** The error a request was answered with (errorResponse calls it). */
+export function noteRequestError(c: { set(key: never, value: never): void }, err: unknown): void {
+  c.set(ERROR, err as never);
+}
+
+/** A generation's prompts, for the line when prompts are logged (LOG_PROMPTS=1); never otherwise. */
+export function notePrompt(c: { set(key: never, value: never): void }, prompt: unknown): void {
+  c.set(PROMPT, prompt as never);
+}
+
+/** An error's message, and the innermost cause that is not just the same error renamed. */
+function describeError(err: unknown): { error: string; cause?: string } {
+  const message = err instanceof Error ? err.message : String(err);
+  let cause: unknown = err instanceof Error ? err.cause : undefined;
+  while (cause instanceof Error && cause.message === message && cause.cause !== undefined) cause = cause.cause;
+  const because = cause instanceof Error ? cause.message : cause === undefined ? undefined : String(cause);
+  return because === undefined || because === message ? { error: message } : { error: message, cause: because };
+}
+
+export interface RequestLogOptions {
+  /** Put each generation's prompts in its line (LOG_PROMPTS=1). Off: prompts are never logged. */
+  prompts?: boolean;
+}
 
 /** A generation handler registers its counts for the request's line. */
 export function logGeneration(c: { set(key: never, value: never): void }, generation: GenerationLog): void {
@@ -49,7 +80,7 @@ export function deferRequestLog(c: { get(key: never): unknown }): () => void {
 
 const SANE_ID = /^[\w.:@/+=-]{1,128}$/;
 
-export function requestLog(sink?: (record: RequestRecord) => void): MiddlewareHandler {
+export function requestLog(sink?: (record: RequestRecord) => void, options: RequestLogOptions = {}): MiddlewareHandler {
   return async (c, next) => {
     const started = performance.now();
     const sent = c.req.header('x-request-id');
@@ -72,6 +103,8 @@ export function requestLog(sink?: (record: RequestRecord) => void): MiddlewareHa
       const model = c.get('model' as never) as unknown;
       const generation = c.get(GENERATION) as GenerationLog | undefined;
       const ttft = generation?.ttftMs();
+      const error = c.get(ERROR) as unknown;
+      const prompt = options.prompts ? (c.get(PROMPT) as unknown) : undefined;
       sink?.({
         request_id: id,
         method: c.req.method,
@@ -83,6 +116,8 @@ export function requestLog(sink?: (record: RequestRecord) => void): MiddlewareHa
         ...(generation
           ? { prompt_tokens: generation.promptTokens, completion_tokens: generation.completionTokens(), cached_tokens: generation.cachedTokens(), ...(ttft === undefined ? {} : { ttft_ms: ms(ttft) }) }
           : {}),
+        ...(error !== undefined ? describeError(error) : {}),
+        ...(prompt !== undefined ? { prompt } : {}),
       });
     };
     await next();

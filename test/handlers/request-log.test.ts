@@ -52,4 +52,14 @@ describe('request ids and the request log', () => {
     await app.request('/health');
     expect(records[2]).not.toHaveProperty('prompt_tokens');
   });
+  it('an error answer says why; prompts appear only with LOG_PROMPTS (logPrompts)', async () => {
+    const { app, records } = setup();
+    await postJson(app, '/v3/chat/completions', { model: 'chat', messages: [{ role: 'user', content: 'secret' }], temperature: 9 });
+    expect(records[0]).toMatchObject({ status: 400, error: expect.stringContaining('temperature') });
+    expect(JSON.stringify(records)).not.toContain('secret');
+    const logged: RequestRecord[] = [];
+    const withPrompts = createApp(createFakeRuntime([{ name: 'chat', task: 'text-generation' }]), { requestLog: (r) => logged.push(r), logPrompts: true });
+    await postJson(withPrompts, '/v3/chat/completions', { model: 'chat', messages: [{ role: 'user', content: 'secret' }] });
+    expect(JSON.stringify(logged[0]?.prompt)).toContain('secret');
+  });
 });
