@@ -9,11 +9,11 @@
 //   prompt lookup: a repetitive prompt at concurrency 1; tok/s with num_assistant_tokens 5 against 0.
 //
 // BENCH_ROUNDS=3  BENCH_PORT=8394
-import { request, Agent } from 'node:http';
 import { loadavg } from 'node:os';
 import { ensureDecoderFixture, MODEL_DIR, PRESET, WORK_DIR } from './lib/decoder-fixture.ts';
 import { printTable, writeResults, type Row } from './lib/report.ts';
 import { closedLoop, startServerProcess } from './lib/server-process.ts';
+import { createStreamPoster, type StreamTiming } from './lib/sse-client.ts';
 import { round, summarize } from './lib/stats.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -35,53 +35,17 @@ function freshPrompt(length: number): number[] {
   });
 }
 
-interface Streamed {
-  started: number;
-  /** Arrival time of each chunk that carried text. */
-  chunks: number[];
-  tokens: number;
-}
+type Streamed = StreamTiming;
 
-const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+let poster: ReturnType<typeof createStreamPoster> | undefined;
 
-/** A streamed /v3/completions call over token ids; resolves with its chunk times. */
+/** A streamed /v3/completions call over token ids, greedy, EOS ignored; resolves with its chunk times. */
 function stream(base: string, model: string, prompt: number[], maxTokens: number, extra: object = {}, onChunk?: (count: number) => void): Promise<Streamed> {
-  const url = new URL(base);
-  const body = Buffer.from(JSON.stringify({ model, prompt, max_tokens: maxTokens, temperature: 0, ignore_eos: true, stream: true, stream_options: { include_usage: true }, ...extra }));
-  return new Promise((resolve, reject) => {
-    const out: Streamed = { started: performance.now(), chunks: [], tokens: 0 };
-    let buffered = '';
-    const req = request({ host: url.hostname, port: url.port, path: '/v3/completions', method: 'POST', agent, headers: { 'Content-Type': 'application/json', 'Content-Length': body.length } }, (res) => {
-      if (res.statusCode !== 200) {
-        res.resume();
-        reject(new Error(`HTTP ${res.statusCode}`));
-        return;
-      }
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buffered += chunk;
-        let end: number;
-        while ((end = buffered.indexOf('\n\n')) >= 0) {
-          const frame = buffered.slice(0, end);
-          buffered = buffered.slice(end + 2);
-          if (!frame.startsWith('data: ') || frame === 'data: [DONE]') continue;
-          const data = JSON.parse(frame.slice(6)) as { choices: Array<{ text?: string }>; usage?: { completion_tokens: number } | null };
-          if (data.usage) out.tokens = data.usage.completion_tokens;
-          if (data.choices[0]?.text) {
-            out.chunks.push(performance.now());
-            onChunk?.(out.chunks.length);
-          }
-        }
-      });
-      res.on('end', () => resolve(out));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+  poster ??= createStreamPoster(base, 64);
+  return poster('/v3/completions', { model, prompt, max_tokens: maxTokens, temperature: 0, ignore_eos: true, stream: true, stream_options: { include_usage: true }, ...extra }, onChunk);
 }
 
-const ttft = (s: Streamed) => (s.chunks[0] ?? NaN) - s.started;
+const ttft = (s: Streamed) => s.ttftMs;
 const gaps = (s: Streamed, from = 0) => s.chunks.slice(from + 1).map((t, i) => t - (s.chunks[from + i] as number));
 const median = (values: number[]) => summarize(values).p50;
 
@@ -102,7 +66,7 @@ async function mixedLoad(base: string, model: string) {
   const streams = await Promise.all(running);
   const wall = performance.now() - started;
   const streamGaps = streams.flatMap((s) => gaps(s, 15));
-  const tokens = streams.reduce((n, s) => n + s.tokens, 0) + newcomer.tokens;
+  const tokens = streams.reduce((n, s) => n + s.completionTokens, 0) + newcomer.completionTokens;
   return {
     median_gap_ms: median(streamGaps),
     max_gap_ms: Math.max(...streamGaps),
@@ -146,7 +110,7 @@ async function promptLookup(base: string, model: string, assistant: number) {
   let ms = 0;
   for (let i = 0; i < 4; i++) {
     const s = await stream(base, model, repetitivePrompt(), 128, { num_assistant_tokens: assistant, max_ngram_size: 3 });
-    tokens += s.tokens;
+    tokens += s.completionTokens;
     ms += (s.chunks.at(-1) as number) - s.started;
   }
   return { tok_s: (tokens / ms) * 1000 };

@@ -7,18 +7,20 @@ export interface StreamTiming {
   /** Mean time between text chunks after the first. */
   tpotMs: number;
   completionTokens: number;
+  /** When the request was sent, and when each chunk with text arrived (performance.now()). */
+  started: number;
+  chunks: number[];
 }
 
 export function createStreamPoster(baseUrl: string, sockets: number) {
   const url = new URL(baseUrl);
   const agent = new Agent({ keepAlive: true, maxSockets: sockets });
-  return (path: string, body: unknown): Promise<StreamTiming> =>
+  /** `onChunk` hears each text chunk's count as it arrives. */
+  return (path: string, body: unknown, onChunk?: (count: number) => void): Promise<StreamTiming> =>
     new Promise((resolve, reject) => {
       const payload = Buffer.from(JSON.stringify(body));
       const started = performance.now();
-      let first = 0;
-      let last = 0;
-      let textChunks = 0;
+      const chunks: number[] = [];
       let completionTokens = 0;
       let buffered = '';
       const req = request(
@@ -40,16 +42,16 @@ export function createStreamPoster(baseUrl: string, sockets: number) {
               const data = JSON.parse(frame.slice(6)) as { choices: Array<{ text?: string; delta?: { content?: string } }>; usage?: { completion_tokens: number } };
               if (data.usage) completionTokens = data.usage.completion_tokens;
               if (data.choices[0]?.text || data.choices[0]?.delta?.content) {
-                const now = performance.now();
-                if (textChunks === 0) first = now;
-                last = now;
-                textChunks++;
+                chunks.push(performance.now());
+                onChunk?.(chunks.length);
               }
             }
           });
-          res.on('end', () =>
-            resolve({ ttftMs: first - started, tpotMs: textChunks > 1 ? (last - first) / (textChunks - 1) : NaN, completionTokens }),
-          );
+          res.on('end', () => {
+            const first = chunks[0] ?? NaN;
+            const last = chunks.at(-1) ?? NaN;
+            resolve({ ttftMs: first - started, tpotMs: chunks.length > 1 ? (last - first) / (chunks.length - 1) : NaN, completionTokens, started, chunks });
+          });
           res.on('error', reject);
         },
       );
