@@ -166,18 +166,6 @@ async function pullSources(config: RepositoryConfig, hub: HubOptions, log: (line
   }
 }
 
-/** Both loopback families unless told otherwise; ::1 may be missing (a machine without IPv6). */
-const DEFAULT_HOSTS = ['127.0.0.1', '::1'];
-
-/** HOST / --host: a comma-separated list of addresses. */
-export function hostsOf(value: string | undefined): { host: string[]; optionalHosts: string[] } {
-  const hosts = list(value);
-  if (!hosts || hosts.length === 0) return { host: DEFAULT_HOSTS, optionalHosts: ['::1'] };
-  const bad = hosts.find((h) => !/^[\w.:-]+$/.test(h) || h.startsWith('['));
-  if (bad !== undefined) throw new Error(`invalid HOST entry "${bad}"; use addresses or names, comma-separated (IPv6 without brackets)`);
-  return { host: hosts, optionalHosts: [] };
-}
-
 async function serveCommand(args: string[]): Promise<void> {
   const { values } = parse({
     args,
@@ -191,7 +179,7 @@ async function serveCommand(args: string[]): Promise<void> {
       help: { type: 'boolean', short: 'h' },
     },
   });
-  const [{ ROUTE_NAMES, ROUTES }, { loadConfigFile }, { closeOnSignals, DEFAULT_DRAIN_TIMEOUT_MS }, { parseRoute, serve }] = await Promise.all([
+  const [{ ROUTE_NAMES, ROUTES }, { loadConfigFile }, { closeOnSignals, DEFAULT_DRAIN_TIMEOUT_MS }, { hostsOf, parseRoute, serve }] = await Promise.all([
     import('../handlers/app.ts'),
     import('../runtime/index.ts'),
     import('./lifecycle.ts'),

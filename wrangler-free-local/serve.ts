@@ -39,6 +39,18 @@ export interface ServeOptions {
 /** What serve() returns: the HTTP server, plus the gRPC port when there is a gRPC server. */
 export type ServedServer = RunningServer & { ready: Promise<void>; runtime: Runtime; grpcPort?: number };
 
+/** Both loopback families unless told otherwise; ::1 may be missing (a machine without IPv6). */
+const DEFAULT_HOSTS = ['127.0.0.1', '::1'];
+
+/** HOST / --host: a comma-separated list of addresses. */
+export function hostsOf(value: string | undefined): { host: string[]; optionalHosts: string[] } {
+  const hosts = (value ?? '').split(',').map((h) => h.trim()).filter((h) => h !== '');
+  if (hosts.length === 0) return { host: DEFAULT_HOSTS, optionalHosts: ['::1'] };
+  const bad = hosts.find((h) => !/^[\w.:-]+$/.test(h) || h.startsWith('['));
+  if (bad !== undefined) throw new Error(`invalid HOST entry "${bad}"; use addresses or names, comma-separated (IPv6 without brackets)`);
+  return { host: hosts, optionalHosts: [] };
+}
+
 export function parseRoute(value: string | undefined): RouteName | undefined {
   if (value === undefined || value === '' || value === 'all') return undefined;
   if ((ROUTE_NAMES as string[]).includes(value)) return value as RouteName;

@@ -3,8 +3,7 @@
 // address the machine lacks is skipped with a log line, while a named one is an error.
 import { request } from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
-import { hostsOf } from '../../wrangler-free-local/cli.ts';
-import { serve, type ServedServer } from '../../wrangler-free-local/serve.ts';
+import { hostsOf, serve, type ServedServer } from '../../wrangler-free-local/serve.ts';
 import { fixtureConfig } from '../helpers/fixtures.ts';
 
 const config = fixtureConfig([{ fixture: 'tiny-embed', task: 'embeddings' }]);
