@@ -313,7 +313,6 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
       const keys = prefixCache && !wantsScores ? prefixCache.keys(context) : undefined;
       const hit = keys && prefixCache ? prefixCache.lookup(keys.slice(0, Math.floor((context.length - 1) / (blocks as NonNullable<typeof blocks>).size))) : [];
       const cached = hit.length * (blocks?.size ?? 0);
-      if (keys) stats.prefixQueriedTokens += context.length;
       const need = context.length - cached;
       const grant = !chunking ? need : Math.min(need, left > 0 ? left : nothingElse && fresh.length === 0 ? Math.min(CHUNK_FLOOR, limits.maxStepTokens as number) : 0);
       if (grant <= 0) break;
@@ -321,6 +320,7 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
       if (cached === 0 && fresh.length > 0 && padded * (fresh.length + 1) > limits.maxBatchTokens) break;
       waiting.splice(at, 1);
       next.state.running++;
+      if (keys) stats.prefixQueriedTokens += context.length;
       Object.assign(next, { context, fed: cached, cached, admitted: admissions++, scores: wantsScores ? [] : undefined });
       if (keys) keysOf.set(next, keys);
       kvRows.push({ length: context.length, order: 0 }, ...wide);
@@ -393,7 +393,7 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
     stats.prefills++;
     const first = rows.length;
     rows.push(...unique.map((u) => u.entry));
-    unique.forEach(({ entry, grant }, r) => {
+    unique.forEach(({ entry }, r) => {
       for (const copy of copies.get(entry) ?? []) {
         session.fork(first + r, 1);
         rows.push(copy);
