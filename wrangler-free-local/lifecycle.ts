@@ -44,9 +44,10 @@ export interface CloseOptions {
 export interface RunningServer {
   /** The port actually bound (useful with port 0); every host listens on it. */
   port: number;
-  /** The first host's URL, and every host's. */
+  /** The first host's URL, and every host's; the hosts actually listened on (an optional one may be missing). */
   url: string;
   urls: string[];
+  hosts: string[];
   /** The first host's server, and every host's (one node server per address). */
   server: ServerType;
   servers: ServerType[];
@@ -111,6 +112,7 @@ export async function listen(app: Hono, runtime: Runtime, port: number, hosts: s
     port: chosen,
     url: urlOf(bound[0] as string, chosen),
     urls: bound.map((h) => urlOf(h, chosen)),
+    hosts: bound,
     server: servers[0] as Server,
     servers,
     close: (closeOptions = {}) =>

@@ -116,9 +116,8 @@ export async function serve(options: ServeOptions): Promise<ServedServer> {
   let running: RunningServer & { grpcPort?: number } = http;
   if (options.grpcPort !== undefined) {
     // gRPC listens where HTTP could (the same hosts, less any the machine lacks).
-    const hosts = http.urls.map((url) => new URL(url).hostname.replace(/^\[|\]$/g, ''));
-    running = await withGrpc(http, createGrpcServer(runtime, { apiKeys: options.apiKeys }), options.grpcPort, hosts);
-    log(`gRPC listening on ${hosts.map((h) => `${grpcHost(h)}:${running.grpcPort}`).join(', ')}`);
+    running = await withGrpc(http, createGrpcServer(runtime, { apiKeys: options.apiKeys }), options.grpcPort, http.hosts);
+    log(`gRPC listening on ${http.hosts.map((h) => `${grpcHost(h)}:${running.grpcPort}`).join(', ')}`);
   }
   return { ...running, ready: runtime.ready, runtime };
 }
