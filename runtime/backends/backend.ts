@@ -128,10 +128,22 @@ export interface DecoderSession {
    * numbers from 0 for `first`. Chunked prefill and speculative verification run on it.
    */
   extend?(first: number, tokens: ReadonlyArray<readonly number[]>, everyPosition?: readonly boolean[]): Promise<PrefillLogits>;
+  /**
+   * Optional (with extend): two extends of different rows in one run, as two token groups (each
+   * its own width) sharing one pass over the weights: a step's decode rows and a prompt chunk.
+   */
+  extendPair?(a: ExtendRun, b: ExtendRun): Promise<[PrefillLogits, PrefillLogits]>;
   /** Optional (with extend): forgets row `row`'s positions from `length` on (rejected speculated tokens). */
   truncate?(row: number, length: number): void;
   /** Optional: KV blocks kept beside the rows, for prefix caching. */
   readonly blocks?: KvBlockStore;
+}
+
+/** An extend's arguments (DecoderSession.extend), for extendPair. */
+export interface ExtendRun {
+  first: number;
+  tokens: ReadonlyArray<readonly number[]>;
+  everyPosition?: readonly boolean[];
 }
 
 /** Row tokens that do not advance in a decode (see DecoderSession.decode). */

@@ -92,9 +92,10 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
     case 'decoder.call': {
       const engine = decoderOf(request.session);
       const result = await (engine[request.method] as (...args: unknown[]) => unknown)(...request.args);
-      // Runs answer logits (alone, or inside a RawPrefill): they move, not copy.
-      const logits = result instanceof Float32Array ? result : (result as Partial<RawPrefill> | undefined)?.logits;
-      return { result: result ?? null, transfer: logits ? [logits.buffer as ArrayBuffer] : [] };
+      // Runs answer logits (alone, or inside RawPrefills, which may view one array): they move, not copy.
+      const answers = Array.isArray(result) ? result : [result];
+      const logits = answers.map((r) => (r instanceof Float32Array ? r : (r as Partial<RawPrefill> | undefined)?.logits)).filter((l) => l !== undefined);
+      return { result: result ?? null, transfer: [...new Set(logits.map((l) => l.buffer as ArrayBuffer))] };
     }
   }
 }

@@ -93,6 +93,7 @@ function workerEngine(call: (method: EngineMethod, args: unknown[]) => Promise<u
       return raw;
     },
     extend: (first, tokens, everyPosition = []) => run<RawPrefill>('extend', first, copy(tokens), [...everyPosition]),
+    extendPair: (a, b) => run<[RawPrefill, RawPrefill]>('extendPair', ...[a, b].map((r) => ({ first: r.first, tokens: copy(r.tokens), everyPosition: [...(r.everyPosition ?? [])] }))),
     decode: (tokens) => run<Float32Array>('decode', [...tokens]),
     keepRows(order) {
       rows = order.length;

@@ -5,7 +5,7 @@
 // inference worker and back without a copy. A decode step therefore costs O(new tokens) outside
 // the graph, rows that leave cost O(their context) once, and nothing re-copies the whole batch.
 import { RuntimeError } from '../errors.ts';
-import { HOLD, type Backend, type DecoderSession, type Feeds, type PrefillLogits, type Tensor } from './backend.ts';
+import { HOLD, type Backend, type DecoderSession, type ExtendRun, type Feeds, type PrefillLogits, type Tensor } from './backend.ts';
 
 export interface OwnedKvDecoder {
   backend: Backend;
@@ -22,11 +22,29 @@ const POSITION_STEP = 64;
 const pastName = (layer: number, kind: number) => `past_key_values.${layer}.${kind === 0 ? 'key' : 'value'}`;
 const newName = (layer: number, kind: number) => `new.${layer}.${kind === 0 ? 'key' : 'value'}`;
 
-/** The fused layout, recognised by its outputs: logits and new.{i}.key/value per layer. */
+/** Input name prefixes of a run's two token groups (fused-llama.ts). */
+const GROUP_PREFIXES = ['', 'b.'] as const;
+
+/** One token group of a run: rows `first..` fed `tokens` (right-padded) over their caches, or new rows (`held` false). */
+interface GroupFeed {
+  first: number;
+  tokens: ReadonlyArray<readonly number[]>;
+  held: boolean;
+  /** Which of the group's flattened [rows * width] positions get logits. */
+  wanted: (width: number) => number[];
+}
+
+/** The group a one-group run feeds as its second: no rows. */
+const EMPTY_GROUP: GroupFeed = { first: 0, tokens: [], held: false, wanted: () => [] };
+
+const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
+
+/** The fused layout, recognised by its inputs and outputs: two token groups, logits and new.{i}.key/value per layer. */
 export function ownedKvDecoderOf(backend: Backend, maxPositions: number): OwnedKvDecoder | undefined {
   const news = backend.outputs.filter((o) => /^new\.\d+\.key$/.test(o.name));
   const past = backend.inputs.find((i) => i.name === 'past_key_values.0.key');
-  if (news.length === 0 || !past || !backend.outputs.some((o) => o.name === 'logits')) return undefined;
+  const grouped = backend.inputs.some((i) => i.name === 'b.input_ids');
+  if (news.length === 0 || !past || !grouped || !backend.outputs.some((o) => o.name === 'logits')) return undefined;
   const kvHeads = past.shape[1];
   const headDim = past.shape[3];
   if (typeof kvHeads !== 'number' || typeof headDim !== 'number') return undefined;
@@ -94,6 +112,7 @@ export interface OwnedKvEngine {
   readonly rows: number;
   prefill(prompts: ReadonlyArray<readonly number[]>, everyPosition?: readonly boolean[]): Promise<RawPrefill>;
   extend(first: number, tokens: ReadonlyArray<readonly number[]>, everyPosition?: readonly boolean[]): Promise<RawPrefill>;
+  extendPair(a: ExtendRun, b: ExtendRun): Promise<[RawPrefill, RawPrefill]>;
   decode(tokens: readonly number[]): Promise<Float32Array>;
   keepRows(rows: readonly number[]): void;
   fork(row: number, copies: number): void;
@@ -112,6 +131,7 @@ export function sessionOverEngine(engine: OwnedKvEngine): DecoderSession {
     },
     prefill: async (prompts, everyPosition) => prefillLogitsOf(await engine.prefill(prompts, everyPosition)),
     extend: async (first, tokens, everyPosition) => prefillLogitsOf(await engine.extend(first, tokens, everyPosition)),
+    extendPair: async (a, b) => (await engine.extendPair(a, b)).map(prefillLogitsOf) as [PrefillLogits, PrefillLogits],
     decode: (tokens) => engine.decode(tokens),
     keepRows: (rows) => engine.keepRows(rows),
     fork: (row, copies) => engine.fork(row, copies),
@@ -172,8 +192,8 @@ export function createOwnedKvEngine(model: OwnedKvDecoder): OwnedKvEngine {
     old.forEach((source, k) => lengths.forEach((n, row) => copyRow(source, oldPositions, row, buffers[k] as Float32Array, row, n)));
   }
 
-  /** Writes a run's new.* outputs ([n, S, H * D]) for rows `firstRow..` at each row's `starts`. */
-  function writeNew(outputs: Record<string, Tensor>, firstRow: number, starts: readonly number[], counts: readonly number[], width: number) {
+  /** Writes a group's new.* positions (tokens from `base` of the run's [tokens, 1, H * D]) for rows `firstRow..` at each row's `starts`. */
+  function writeNew(outputs: Record<string, Tensor>, base: number, firstRow: number, starts: readonly number[], counts: readonly number[], width: number) {
     for (let k = 0; k < kinds; k++) {
       const fresh = outputs[newName(k >> 1, k & 1)]?.data as Float32Array | undefined;
       if (!fresh) throw new RuntimeError('internal', `the decoder did not return ${newName(k >> 1, k & 1)}`);
@@ -182,7 +202,7 @@ export function createOwnedKvEngine(model: OwnedKvDecoder): OwnedKvEngine {
         const row = firstRow + r;
         for (let t = 0; t < (counts[r] as number); t++) {
           for (let h = 0; h < H; h++) {
-            const src = ((r * width + t) * H + h) * D;
+            const src = ((base + r * width + t) * H + h) * D;
             buffer.set(fresh.subarray(src, src + D), ((row * H + h) * positionCapacity + start + t) * D);
           }
         }
@@ -190,49 +210,80 @@ export function createOwnedKvEngine(model: OwnedKvDecoder): OwnedKvEngine {
     }
   }
 
-  /** The past_key_values feeds: rows `first..first + rows - 1` of each buffer, viewed in place. */
-  function pastFeeds(first: number, rows: number): { feeds: Feeds; names: string[] } {
-    const feeds: Feeds = {};
-    const names: string[] = [];
-    for (let k = 0; k < kinds; k++) {
-      const name = pastName(k >> 1, k & 1);
-      feeds[name] = { type: 'float32', data: (buffers[k] as Float32Array).subarray(first * rowStride(), (first + rows) * rowStride()), dims: [rows, H, positionCapacity, D] };
-      names.push(name);
-    }
-    return { feeds, names };
-  }
-
-  /** Runs rows `first..` over their caches with `tokens` each (right-padded); writes their new positions. */
-  async function runOverCache(first: number, tokens: ReadonlyArray<readonly number[]>, logitsRows: (width: number) => number[]) {
-    const n = tokens.length;
-    const width = Math.max(1, ...tokens.map((t) => t.length));
-    const used = lengths.slice(first, first + n);
-    if (used.length !== n) throw new RuntimeError('internal', `rows ${first}..${first + n - 1} do not exist (${lengths.length} held)`);
-    reserve(lengths.length, Math.max(...used.map((u, r) => u + (tokens[r] as readonly number[]).length)));
-    const ids = new Array<number>(n * width).fill(0);
-    const positions = new Array<number>(n * width).fill(0);
-    tokens.forEach((row, r) => {
-      for (let t = 0; t < width; t++) positions[r * width + t] = (used[r] as number) + t;
-      row.forEach((token, t) => (ids[r * width + t] = token));
+  /**
+   * One run of up to two token groups (fused-llama.ts): each feeds its rows their tokens
+   * (right-padded) over the rows' caches, or, for new rows, over none; their new positions are
+   * written into the buffers and new rows are appended after the held ones. Returns each group's
+   * logits rows (views of one array).
+   */
+  async function run(groups: readonly GroupFeed[]): Promise<Float32Array[]> {
+    const all = [...groups, ...Array.from({ length: 2 - groups.length }, () => EMPTY_GROUP)];
+    const plans = all.map((group) => {
+      const n = group.tokens.length;
+      const width = Math.max(1, ...group.tokens.map((t) => t.length));
+      const used = group.held ? lengths.slice(group.first, group.first + n) : new Array<number>(n).fill(0);
+      if (used.length !== n) throw new RuntimeError('internal', `rows ${group.first}..${group.first + n - 1} do not exist (${lengths.length} held)`);
+      return { group, n, width, used, counts: group.tokens.map((t) => t.length) };
     });
-    const counts = tokens.map((t) => t.length);
-    const { feeds, names } = pastFeeds(first, n);
-    feeds.input_ids = i64(ids, [n, width]);
-    feeds.position_ids = i64(positions, [n, width]);
-    feeds.attention_mask = cacheMask(used, positionCapacity, counts, width);
-    const wanted = logitsRows(width);
+    const added = sum(plans.filter((p) => !p.group.held).map((p) => p.n));
+    const longest = Math.max(1, ...plans.flatMap((p) => p.used.map((u, r) => u + (p.counts[r] as number))));
+    reserve(lengths.length + added, longest);
+    const feeds: Feeds = {};
+    const kept: string[] = [];
+    const wanted: number[] = [];
+    let base = 0;
+    plans.forEach(({ group, n, width, used, counts }, index) => {
+      const prefix = GROUP_PREFIXES[index] as string;
+      const ids = new Array<number>(n * width).fill(0);
+      const positions = new Array<number>(n * width).fill(0);
+      group.tokens.forEach((row, r) => {
+        for (let t = 0; t < width; t++) positions[r * width + t] = (used[r] as number) + t;
+        row.forEach((token, t) => (ids[r * width + t] = token));
+      });
+      feeds[`${prefix}input_ids`] = i64(ids, [n, width]);
+      feeds[`${prefix}position_ids`] = i64(positions, [n, width]);
+      feeds[`${prefix}attention_mask`] = cacheMask(used, group.held ? positionCapacity : 0, counts, width);
+      for (let k = 0; k < kinds; k++) {
+        const name = `${prefix}${pastName(k >> 1, k & 1)}`;
+        if (!group.held) feeds[name] = { type: 'float32', data: new Float32Array(0), dims: [n, H, 0, D] };
+        else {
+          feeds[name] = { type: 'float32', data: (buffers[k] as Float32Array).subarray(group.first * rowStride(), (group.first + n) * rowStride()), dims: [n, H, positionCapacity, D] };
+          kept.push(name);
+        }
+      }
+      wanted.push(...group.wanted(width).map((position) => position + base));
+      base += n * width;
+    });
     feeds.logits_rows = i64(wanted, [wanted.length]);
     let outputs: Record<string, Tensor>;
     try {
-      outputs = await backend.run(feeds, undefined, names);
+      outputs = await backend.run(feeds, undefined, kept);
     } catch (err) {
       dropEverything(); // the buffers went to the worker and did not come back
       throw err;
     }
-    reclaim(outputs, names);
-    writeNew(outputs, first, used, counts, width);
-    counts.forEach((c, r) => (lengths[first + r] = (used[r] as number) + c));
-    return outputs.logits?.data as Float32Array;
+    if (kept.length > 0) reclaim(outputs, kept.slice(0, kinds));
+    base = 0;
+    let appended = lengths.length;
+    for (const { group, n, width, used, counts } of plans) {
+      const firstRow = group.held ? group.first : appended;
+      writeNew(outputs, base, firstRow, used, counts, width);
+      if (group.held) counts.forEach((c, r) => (lengths[firstRow + r] = (used[r] as number) + c));
+      else {
+        lengths = [...lengths, ...counts];
+        appended += n;
+      }
+      base += n * width;
+    }
+    const logits = outputs.logits?.data as Float32Array;
+    const vocab = wanted.length > 0 ? logits.length / wanted.length : 0;
+    let at = 0;
+    return plans.map(({ group, width }) => {
+      const rows = group.wanted(width).length;
+      const view = logits.subarray(at * vocab, (at + rows) * vocab);
+      at += rows;
+      return view;
+    });
   }
 
   /** Prefix-cache blocks by id: [kind][H * BLOCK_SIZE * D], head-major like a row. */
@@ -245,6 +296,13 @@ export function createOwnedKvEngine(model: OwnedKvDecoder): OwnedKvEngine {
       if (!t) throw new RuntimeError('internal', `the backend did not hand back ${name}`);
       return new Float32Array(t.data.buffer as ArrayBuffer); // the whole buffer, not the rows fed
     });
+  }
+
+  /** Extends of held rows, one token group each, in one run. A row given no tokens is held, as in a decode. */
+  async function extendRuns(runs: readonly ExtendRun[]): Promise<RawPrefill[]> {
+    const shapes = runs.map(({ tokens, everyPosition = [] }) => ({ counts: tokens.map((t) => t.length), every: tokens.map((_, r) => everyPosition[r] === true) }));
+    const logits = await run(runs.map(({ first, tokens }, i) => ({ first, tokens, held: true, wanted: (width: number) => logitRows((shapes[i] as (typeof shapes)[number]).counts, (shapes[i] as (typeof shapes)[number]).every, width) })));
+    return shapes.map(({ counts, every }, i) => ({ logits: logits[i] as Float32Array, lengths: counts, every }));
   }
 
   function dropEverything() {
@@ -289,50 +347,24 @@ export function createOwnedKvEngine(model: OwnedKvDecoder): OwnedKvEngine {
 
     /** New rows run alone (no past), right-padded; their keys and values join the buffers. */
     async prefill(prompts, everyPosition = []) {
-      const n = prompts.length;
-      const width = Math.max(...prompts.map((p) => p.length));
-      const ids = new Array<number>(n * width).fill(0);
-      const positions = new Array<number>(n * width).fill(0);
-      prompts.forEach((prompt, row) => {
-        prompt.forEach((token, t) => {
-          ids[row * width + t] = token;
-          positions[row * width + t] = t;
-        });
-      });
       const promptLengths = prompts.map((p) => p.length);
       const every = prompts.map((_, r) => everyPosition[r] === true);
-      const rows = logitRows(promptLengths, every, width);
-      const feeds: Feeds = {
-        input_ids: i64(ids, [n, width]),
-        position_ids: i64(positions, [n, width]),
-        attention_mask: cacheMask(new Array<number>(n).fill(0), 0, promptLengths, width),
-        logits_rows: i64(rows, [rows.length]),
-      };
-      for (let k = 0; k < kinds; k++) feeds[pastName(k >> 1, k & 1)] = { type: 'float32', data: new Float32Array(0), dims: [n, H, 0, D] };
-      const outputs = await backend.run(feeds);
-      const first = lengths.length;
-      reserve(first + n, width);
-      writeNew(outputs, first, new Array<number>(n).fill(0), promptLengths, width);
-      lengths = [...lengths, ...promptLengths];
-      return { logits: outputs.logits?.data as Float32Array, lengths: promptLengths, every };
+      const [logits] = await run([{ first: lengths.length, tokens: prompts, held: false, wanted: (width) => logitRows(promptLengths, every, width) }]);
+      return { logits: logits as Float32Array, lengths: promptLengths, every };
     },
 
     async decode(tokens) {
       // A held row is fed nothing (fresh 0): it keeps its length and its cache.
-      return runOverCache(
-        0,
-        tokens.map((t) => (t === HOLD ? [] : [t])),
-        () => [...lengths.keys()],
-      );
+      const [logits] = await run([{ first: 0, tokens: tokens.map((t) => (t === HOLD ? [] : [t])), held: true, wanted: () => [...lengths.keys()] }]);
+      return logits as Float32Array;
     },
 
     async extend(first, tokens, everyPosition = []) {
-      // A row given no tokens is held, as in a decode.
-      const counts = tokens.map((t) => t.length);
-      const every = tokens.map((_, r) => everyPosition[r] === true);
-      const logits = await runOverCache(first, tokens, (width) => logitRows(counts, every, width));
-      return { logits, lengths: counts, every };
+      const [raw] = await extendRuns([{ first, tokens, everyPosition }]);
+      return raw as RawPrefill;
     },
+
+    extendPair: (a, b) => extendRuns([a, b]) as Promise<[RawPrefill, RawPrefill]>,
 
     keepRows,
 

@@ -5,13 +5,14 @@ import { readFields } from './protobuf-reader.ts';
 import { AttributeType, DataType, type AttributeProto, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './model-proto.ts';
 import { bytesOf, rawTensor } from './tensor-data.ts';
 
-export type Attribute = number | number[] | { float: number };
+export type Attribute = number | number[] | { float: number } | { graph: GraphProto };
 
 const EMPTY_FLOATS = new Float32Array(0);
 
 function attribute(name: string, value: Attribute): AttributeProto {
   if (typeof value === 'number') return { name, type: AttributeType.INT, i: BigInt(value), floats: EMPTY_FLOATS, ints: [], other: [] };
   if (Array.isArray(value)) return { name, type: AttributeType.INTS, floats: EMPTY_FLOATS, ints: value.map(BigInt), other: [] };
+  if ('graph' in value) return { name, type: AttributeType.GRAPH, g: value.graph, floats: EMPTY_FLOATS, ints: [], other: [] };
   return { name, type: AttributeType.FLOAT, f: value.float, floats: EMPTY_FLOATS, ints: [], other: [] };
 }
 
@@ -32,11 +33,23 @@ export function valueInfo(name: string, elemType: number, dims: ReadonlyArray<nu
 
 export class GraphAssembler {
   readonly nodes: NodeProto[] = [];
-  readonly initializers: TensorProto[] = [];
+  readonly initializers: TensorProto[];
   private counter = 0;
 
+  /** With a parent: a subgraph's nodes, named and with initializers in the parent (subgraphs read outer values). */
+  constructor(private readonly parent?: GraphAssembler) {
+    this.initializers = parent ? parent.initializers : [];
+  }
+
   private uid(base: string): string {
-    return `${base}_${++this.counter}`;
+    return this.parent ? this.parent.uid(base) : `${base}_${++this.counter}`;
+  }
+
+  /** An If branch: `build` adds its nodes and returns its outputs (float32 tensors of `dims`). */
+  branch(name: string, dims: ReadonlyArray<number | string>, build: (g: GraphAssembler) => string[]): GraphProto {
+    const child = new GraphAssembler(this);
+    const outputs = build(child);
+    return { name: this.uid(name), node: child.nodes, initializer: [], input: [], output: outputs.map((o) => valueInfo(o, DataType.FLOAT, dims)), valueInfo: [], other: [] };
   }
 
   /** A node with generated output names; returns them. */

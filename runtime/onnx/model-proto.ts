@@ -27,6 +27,8 @@ export interface AttributeProto {
   f?: number;
   i?: bigint;
   s?: Uint8Array;
+  /** A subgraph (If's branches). */
+  g?: GraphProto;
   /** Little-endian float32 values, as stored. */
   floats: Float32Array;
   ints: bigint[];
@@ -120,6 +122,7 @@ function decodeAttribute(bytes: Uint8Array): AttributeProto {
       case key(2, I32): out.f = new DataView(f.value.buffer, f.value.byteOffset, 4).getFloat32(0, true); break;
       case key(3, VARINT): out.i = BigInt.asIntN(64, varintValue(f)); break;
       case key(4, LEN): out.s = f.value; break;
+      case key(6, LEN): out.g = decodeGraph(f.value); break;
       case key(7, I32): floatWords.push(f.value); break;
       case key(8, VARINT): out.ints.push(BigInt.asIntN(64, varintValue(f))); break;
       default: out.other.push(f);
@@ -245,6 +248,7 @@ function encodeAttribute(a: AttributeProto): ProtoWriter {
       [2, (w) => a.f !== undefined && w.float(2, a.f)],
       [3, (w) => a.i !== undefined && w.varint(3, a.i)],
       [4, (w) => a.s !== undefined && w.bytes(4, a.s)],
+      [6, (w) => a.g !== undefined && w.message(6, encodeGraph(a.g))],
       [7, (w) => a.floats.forEach((v) => w.float(7, v))],
       [8, (w) => a.ints.forEach((v) => w.varint(8, v))],
       [20, (w) => a.type !== undefined && w.varint(20, a.type)],

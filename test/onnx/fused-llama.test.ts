@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { decodeModel } from '../../runtime/onnx/model-proto.ts';
+import { decodeModel, type NodeProto } from '../../runtime/onnx/model-proto.ts';
 import { preparedModelFile } from '../../runtime/onnx/prepare.ts';
 import { copyFixture } from '../helpers/fixtures.ts';
 import { argmax, maxAbsDiff, openDecoder, rowOf, teacherForcedAgreement, vocabOf, type OpenedDecoder } from '../helpers/decoder-sessions.ts';
@@ -45,11 +45,15 @@ describe('fused Llama decoder with a runtime-owned KV cache', () => {
     const again = await preparedModelFile(join(modelDir, 'onnx', 'model.onnx'), { quantize: 'none', fuse: JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')), decoder: true, log: (l) => lines.push(l) });
     expect(again).toBe(fusedFile);
     expect(lines.filter((l) => l.startsWith('fuse: rebuilt'))).toHaveLength(1);
-    const nodes = decodeModel(readFileSync(fusedFile)).graph.node;
+    // Attention sits in If branches (both token groups, or the first alone): nodes include theirs.
+    const withBranches = (list: NodeProto[]): NodeProto[] => list.flatMap((n) => [n, ...n.attribute.flatMap((a) => (a.g ? withBranches(a.g.node) : []))]);
+    const top = decodeModel(readFileSync(fusedFile)).graph.node;
+    const nodes = withBranches(top);
+    expect(top.filter((n) => n.opType === 'If')).toHaveLength(2); // one per layer
     const ops = new Set(nodes.map((n) => n.opType));
     for (const op of ['FusedMatMul', 'RotaryEmbedding', 'SkipSimplifiedLayerNormalization', 'SimplifiedLayerNormalization']) expect(ops).toContain(op);
-    // The cache is read in place: only attention's MatMuls (and a Shape) read the past buffers.
-    const readers = new Set(nodes.filter((n) => n.input.some((i) => i.startsWith('past_key_values.'))).map((n) => n.opType));
+    // The cache is read in place: only attention's MatMuls (and a Shape) read the past buffers, of either group.
+    const readers = new Set(nodes.filter((n) => n.input.some((i) => /^(b\.)?past_key_values\./.test(i))).map((n) => n.opType));
     expect([...readers].sort()).toEqual(['FusedMatMul', 'MatMul', 'Shape']);
     expect(fused.backend.outputs.map((o) => o.name)).toEqual(['logits', ...Array.from({ length: 2 }, (_, l) => [`new.${l}.key`, `new.${l}.value`]).flat()]);
   });
@@ -61,6 +65,15 @@ describe('fused Llama decoder with a runtime-owned KV cache', () => {
     for (const [row, prompt] of prompts.entries()) {
       for (let t = 0; t < prompt.length; t++) expect(maxAbsDiff(a.at(row, t), b.at(row, t))).toBeLessThan(TOLERANCE);
     }
+  });
+
+  it('matches it for a batch whose tokens together exceed the model context (each token has its own rotary position)', async () => {
+    const context = Number((JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as { max_position_embeddings: number }).max_position_embeddings);
+    const width = Math.ceil(context / 3) + 10;
+    const prompts = Array.from({ length: 3 }, (_, r) => Array.from({ length: width }, (_, t) => (t * 17 + r * 101 + 3) % vocab));
+    expect(prompts.length * width).toBeGreaterThan(context);
+    const [a, b] = [await reference.session.prefill(prompts), await fused.session.prefill(prompts)];
+    prompts.forEach((_, row) => expect(maxAbsDiff(a.last(row), b.last(row))).toBeLessThan(TOLERANCE));
   });
 
   it('computes only the last position unless every position is asked for (prompt logprobs)', async () => {

@@ -92,6 +92,27 @@ describe('fused decoder session: extend, hold, truncate, prefix blocks', () => {
     order.forEach((from, to) => expect(maxAbsDiff(rowOf(reordered, to, vocab), rowOf(reference, from, vocab))).toBeLessThan(TOLERANCE));
   });
 
+  it('extendPair runs decode rows and a prompt chunk in one run, as a decode and an extend give them', async () => {
+    const prompts = [PROMPT.slice(0, 12), PROMPT.slice(5, 20), PROMPT.slice(0, 8)];
+    const reference = async () => {
+      await session.prefill(prompts);
+      const decoded = (await session.decode([3, 4, HOLD])).slice();
+      const chunk = await session.extend!(2, [PROMPT.slice(8, 30)], [true]);
+      const rows = Array.from({ length: 22 }, (_, t) => chunk.at(0, t).slice());
+      const after = (await session.decode([5, 6, 7])).slice();
+      session.reset();
+      return { decoded, rows, after };
+    };
+    const plain = await reference();
+    await session.prefill(prompts);
+    // Row 2 is in both groups: held (no tokens) among the decode rows, fed its chunk in the other.
+    const [decoded, chunk] = await session.extendPair!({ first: 0, tokens: [[3], [4], []] }, { first: 2, tokens: [PROMPT.slice(8, 30)], everyPosition: [true] });
+    for (const r of [0, 1]) expect(maxAbsDiff(decoded.last(r), rowOf(plain.decoded, r, vocab))).toBeLessThan(TOLERANCE);
+    for (let t = 0; t < 22; t++) expect(maxAbsDiff(chunk.at(0, t), plain.rows[t]!)).toBeLessThan(TOLERANCE);
+    const after = await session.decode([5, 6, 7]);
+    for (const r of [0, 1, 2]) expect(maxAbsDiff(rowOf(after, r, vocab), rowOf(plain.after, r, vocab))).toBeLessThan(TOLERANCE);
+  });
+
   it('truncate takes back positions: the row continues as if they were never fed', async () => {
     await session.prefill([PROMPT.slice(0, 12)]);
     const plain = (await session.decode([77])).slice();
