@@ -8,7 +8,7 @@
 // Admission counts sequences, not requests, and free slots go to the request running the fewest
 // sequences, so one large request cannot hold the model while small ones wait. The policies are
 // their own modules: step-budget.ts, kv-budget.ts, prefix-cache.ts, generation/prompt-lookup.ts.
-import { HOLD, type DecoderSession, type PrefillLogits } from '../backends/backend.ts';
+import { HOLD, type DecoderSession, type ExtendRun, type PrefillLogits } from '../backends/backend.ts';
 import { RuntimeError } from '../errors.ts';
 import { logprobsOf, type TokenLogprob } from '../generation/sampler.ts';
 import type { BeamSearch, Hypothesis } from '../generation/beam-search.ts';
@@ -156,6 +156,8 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
   /** Sequences taken from the queue whose prefill is running: they hold slots already. */
   let admitting = 0;
   const chunking = session.extend !== undefined && limits.maxStepTokens !== undefined;
+  /** A prompt chunk can share the decode rows' run (two token groups in one pass over the weights). */
+  const fusing = chunking && session.extendPair !== undefined;
   const blocks = session.blocks;
   const prefixCache: PrefixCache | undefined =
     blocks && session.extend && (limits.prefixCacheTokens ?? 0) >= blocks.size ? createPrefixCache(blocks.size, Math.floor((limits.prefixCacheTokens as number) / blocks.size)) : undefined;
@@ -298,7 +300,7 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
   function admit(left: number, nothingElse: boolean): Array<{ entry: Entry; grant: number }> {
     const fresh: Array<{ entry: Entry; grant: number }> = [];
     let widest = 0;
-    const kvRows = rows.map((e) => ({ length: e.context.length, order: 0 }));
+    const kvRows = rows.map((e) => ({ length: Math.max(e.fed, e.context.length), order: 0 }));
     while (rows.length + fresh.length < limits.maxRunning && waiting.length > 0) {
       const at = fairest();
       const next = waiting[at] as Entry;
@@ -325,7 +327,9 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
       if (keys) keysOf.set(next, keys);
       kvRows.push({ length: context.length, order: 0 }, ...wide);
       left -= grant;
-      if (cached > 0) {
+      // While rows decode, a prompt joins as a row opened from its cached blocks (or none) and is
+      // fed in chunks that share the decode's run, rather than in a prefill run of its own.
+      if (cached > 0 || (fusing && blocks && rows.some(decoding))) {
         (blocks as NonNullable<typeof blocks>).open(hit);
         stats.cachedTokens += cached;
         rows.push(next);
@@ -412,52 +416,75 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
     sync();
   }
 
-  /** Rows still being prefilled get their next chunk, within the step's budget; neighbouring rows share a run. */
-  async function feedChunks(grants: Map<Entry, number>): Promise<void> {
+  /** Rows being prefilled, fed together: neighbouring session rows and their grants. */
+  type ChunkRun = Array<{ entry: Entry; grant: number }>;
+
+  /** This step's chunks as runs of neighbouring rows (rows still held and live). */
+  function chunkRuns(grants: Map<Entry, number>): ChunkRun[] {
     const fed = [...grants]
       .map(([entry, grant]) => ({ entry, grant, row: rows.indexOf(entry) }))
       .filter((f) => f.row >= 0 && f.grant > 0 && live(f.entry))
       .sort((a, b) => a.row - b.row);
-    for (let i = 0; i < fed.length; ) {
-      let j = i + 1;
-      while (j < fed.length && (fed[j] as (typeof fed)[number]).row === (fed[j - 1] as (typeof fed)[number]).row + 1) j++;
-      const run = fed.slice(i, j);
-      i = j;
-      const logits = await (session.extend as NonNullable<DecoderSession['extend']>)(
-        (run[0] as (typeof run)[number]).row,
-        run.map(({ entry, grant }) => entry.context.slice(entry.fed, entry.fed + grant)),
-        run.map(({ entry }) => entry.scores !== undefined),
-      );
-      stats.chunks++;
-      run.forEach(({ entry, grant }, r) => {
-        const from = entry.fed;
-        entry.fed = from + grant;
-        gatherScores(entry, logits, r, from, grant);
-        if (decoding(entry)) completed(entry, logits, r, rows.indexOf(entry));
-      });
-      applyBeamSteps();
-    }
+    const runs: ChunkRun[] = [];
+    fed.forEach((f, i) => {
+      if (i > 0 && (fed[i - 1] as (typeof fed)[number]).row === f.row - 1) (runs.at(-1) as ChunkRun).push(f);
+      else runs.push([f]);
+    });
+    return runs;
+  }
+
+  /** A run's extend arguments, at the rows its entries hold now. */
+  const chunkArgs = (run: ChunkRun): ExtendRun => ({
+    first: rows.indexOf((run[0] as ChunkRun[number]).entry),
+    tokens: run.map(({ entry, grant }) => entry.context.slice(entry.fed, entry.fed + grant)),
+    everyPosition: run.map(({ entry }) => entry.scores !== undefined),
+  });
+
+  /** A run's chunks are in the cache: rows whose context is now complete take their first step. */
+  function chunkFed(run: ChunkRun, logits: PrefillLogits): void {
+    stats.chunks++;
+    run.forEach(({ entry, grant }, r) => {
+      const from = entry.fed;
+      entry.fed = from + grant;
+      gatherScores(entry, logits, r, from, grant);
+      if (decoding(entry)) completed(entry, logits, r, rows.indexOf(entry));
+    });
+  }
+
+  /** A chunk run on its own (when it does not share the decode's run). */
+  async function feedRun(run: ChunkRun): Promise<void> {
+    const { first, tokens, everyPosition } = chunkArgs(run);
+    chunkFed(run, await (session.extend as NonNullable<DecoderSession['extend']>)(first, tokens, everyPosition));
+    applyBeamSteps();
   }
 
   /**
    * Every decoding row advances: one token each in a decode run, or, when some rows proposed
    * speculated tokens, their last token and the proposals in one extend run, each proposal
    * accepted while it is what the sequence itself chooses (so output is exactly plain decoding's).
+   * A chunk run given here shares the run (extendPair): the step reads the weights once.
    */
-  async function decode(): Promise<void> {
+  async function decode(chunk?: ChunkRun): Promise<void> {
+    const held = chunk?.filter(({ entry }) => rows.includes(entry) && live(entry)) ?? [];
     const active = rows.map((e) => decoding(e) && live(e) && !e.sequence.finished && !e.closed);
     const count = active.filter(Boolean).length;
-    if (count === 0) return;
+    if (count === 0) {
+      if (held.length > 0) await feedRun(held);
+      return;
+    }
     const proposals = rows.map((e, row) => (active[row] && session.extend && session.truncate ? e.sequence.propose() : []));
     const last = (e: Entry) => (e.group ? (e.next as number) : (e.sequence.generated.at(-1) as number));
-    if (proposals.some((p) => p.length > 0)) {
-      const pending = (session.extend as NonNullable<DecoderSession['extend']>)(
-        0,
-        rows.map((e, row) => (active[row] ? [last(e), ...(proposals[row] as number[])] : [])),
-        proposals.map((p) => p.length > 0),
-      );
+    if (proposals.some((p) => p.length > 0) || held.length > 0) {
+      const tokens = rows.map((e, row) => (active[row] ? [last(e), ...(proposals[row] as number[])] : []));
+      const every = proposals.map((p) => p.length > 0);
+      const pending =
+        held.length > 0
+          ? (session.extendPair as NonNullable<DecoderSession['extendPair']>)({ first: 0, tokens, everyPosition: every }, chunkArgs(held))
+          : (session.extend as NonNullable<DecoderSession['extend']>)(0, tokens, every).then((logits) => [logits] as const);
       for (const [row, e] of rows.entries()) if (active[row]) e.sequence.prepare();
-      const logits = await pending;
+      const [logits, chunkLogits] = await pending;
+      // The chunk's rows first: nothing has moved a row yet, and a row it completes steps now.
+      if (chunkLogits) chunkFed(held, chunkLogits);
       stats.steps++;
       stats.largestDecodeBatch = Math.max(stats.largestDecodeBatch, count);
       const groups = new Set<BeamGroup>();
@@ -553,9 +580,13 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
       }
     }
     try {
-      await feedChunks(grants);
       dropLeavers();
-      await decode();
+      const runs = chunkRuns(grants);
+      // The largest chunk run shares the decode's run; any other runs on its own first.
+      const shared = fusing && rows.some(decoding) ? largest(runs) : undefined;
+      for (const run of runs) if (run !== shared) await feedRun(run);
+      dropLeavers();
+      await decode(shared);
     } catch (err) {
       failEverything(err);
       return;
@@ -627,6 +658,11 @@ function copyOf(logits: PrefillLogits, row: number): PrefillLogits {
 }
 
 const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
+
+/** The run feeding the most tokens. */
+function largest<T extends ReadonlyArray<{ grant: number }>>(runs: readonly T[]): T | undefined {
+  return runs.reduce<T | undefined>((best, run) => (best === undefined || sum(run.map((r) => r.grant)) > sum(best.map((r) => r.grant)) ? run : best), undefined);
+}
 
 /** The KV positions a sequence can come to hold. */
 const reserved = (s: Sequence) => s.prompt.length + s.maxTokens;
