@@ -119,6 +119,8 @@ export interface SchedulerStats {
   prefills: number;
   /** Runs that fed a prompt chunk over a row's cache (chunked prefill, prefix-cache remainders). */
   chunks: number;
+  /** Of those, chunks that rode in a decode run (extendPair): one pass over the weights for both. */
+  sharedChunks: number;
   /** Largest number of sequences advanced by one decode run. */
   largestDecodeBatch: number;
   /** Largest number of tokens one step ran (decode + prefill + chunks). */
@@ -167,6 +169,7 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
     steps: 0,
     prefills: 0,
     chunks: 0,
+    sharedChunks: 0,
     largestDecodeBatch: 0,
     largestStepTokens: 0,
     cachedTokens: 0,
@@ -484,7 +487,10 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
       for (const [row, e] of rows.entries()) if (active[row]) e.sequence.prepare();
       const [logits, chunkLogits] = await pending;
       // The chunk's rows first: nothing has moved a row yet, and a row it completes steps now.
-      if (chunkLogits) chunkFed(held, chunkLogits);
+      if (chunkLogits) {
+        stats.sharedChunks++;
+        chunkFed(held, chunkLogits);
+      }
       stats.steps++;
       stats.largestDecodeBatch = Math.max(stats.largestDecodeBatch, count);
       const groups = new Set<BeamGroup>();
