@@ -43,13 +43,13 @@ export async function loadTextModel(entry: ModelEntry, log: (line: string) => vo
 export async function decoderSession(backend: Backend, manifest: ModelManifest, entry: ModelEntry, log: (line: string) => void): Promise<DecoderSession> {
   const maxRunning = entry.max_running_sequences;
   if (backend.statefulDecoder) return createStatefulSession(backend.statefulDecoder);
-  const owned = ownedKvDecoderOf(backend, manifest.maxLength);
+  const owned = ownedKvDecoderOf(backend, manifest.maxLength, maxRunning);
   if (!owned) return createOptimumSession(optimumDecoderOf(backend, manifest));
   const bytesPerToken = owned.layers * 2 * owned.kvHeads * owned.headDim * 4;
-  // The buffers grow with use, in steps of 64 positions, to at most max_running_sequences rows of the full context.
+  // The buffers are allocated for max_running_sequences rows (pages are mapped as rows reach them) and grow to at most the full context.
   const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
   const budget = entry.max_kv_tokens === undefined ? '' : `; max_kv_tokens ${entry.max_kv_tokens} admits running rows x the longest row up to ${mib(bytesPerToken * entry.max_kv_tokens)} MiB`;
   const prefix = entry.prefix_cache_tokens > 0 ? `; prefix cache ${entry.prefix_cache_tokens} tokens, up to ${mib(bytesPerToken * entry.prefix_cache_tokens)} MiB` : '; prefix cache off';
   log(`decoder: fused, KV cache owned by the runtime: ${(bytesPerToken / 1024).toFixed(1)} KiB per token per sequence, at most ${mib(bytesPerToken * manifest.maxLength * maxRunning)} MiB (${maxRunning} sequences x ${manifest.maxLength} tokens)${budget}${prefix}`);
-  return backend.openOwnedKvSession ? backend.openOwnedKvSession(manifest.maxLength) : createOwnedKvSession(owned);
+  return backend.openOwnedKvSession ? backend.openOwnedKvSession(manifest.maxLength, maxRunning) : createOwnedKvSession(owned);
 }

@@ -49,7 +49,7 @@ export interface Backend {
    * onnxruntime's inference worker does: token ids go in, logits come out, no KV buffer crosses
    * threads. Without it the session runs on this thread over run().
    */
-  openOwnedKvSession?(maxPositions: number): Promise<DecoderSession>;
+  openOwnedKvSession?(maxPositions: number, maxRows?: number): Promise<DecoderSession>;
   readonly inputs: readonly TensorInfo[];
   readonly outputs: readonly TensorInfo[];
   /**

@@ -84,7 +84,7 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
       return none;
     }
     case 'decoder.open': {
-      const model = ownedKvDecoderOf(localBackend(sessionOf(request.session)), request.maxPositions);
+      const model = ownedKvDecoderOf(localBackend(sessionOf(request.session)), request.maxPositions, request.maxRows);
       if (!model) throw new Error('the model is not a fused decoder (outputs new.{i}.key/value)');
       decoders.set(request.session, createOwnedKvEngine(model));
       return none;

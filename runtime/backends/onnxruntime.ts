@@ -139,8 +139,8 @@ export const createOnnxRuntimeBackend: BackendFactory = async (modelFile, option
       run.then(forget, forget);
       return run;
     },
-    async openOwnedKvSession(maxPositions: number) {
-      await host.call({ op: 'decoder.open', session: loaded.session, maxPositions });
+    async openOwnedKvSession(maxPositions: number, maxRows?: number) {
+      await host.call({ op: 'decoder.open', session: loaded.session, maxPositions, maxRows });
       return sessionOverEngine(
         workerEngine((method, args) => {
           if (released) throw new RuntimeError('internal', 'the model has been released');

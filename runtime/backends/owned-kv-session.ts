@@ -14,10 +14,22 @@ export interface OwnedKvDecoder {
   headDim: number;
   /** Positions one row may hold (the model's context); the buffers never grow past it. */
   maxPositions: number;
+  /** Rows the scheduler runs at most (max_running_sequences): the buffers are allocated for them. */
+  maxRows?: number;
 }
 
-/** Positions are allocated in steps of this many, so a buffer re-layout happens rarely. */
+/**
+ * Positions are added in steps of this many. Rows then move within their buffers (a memmove of what
+ * they hold, and the first touch of the pages they grow into), so small steps spread that cost.
+ */
 const POSITION_STEP = 64;
+/**
+ * Positions per row the buffers are first allocated for (with maxRows rows). The OS maps a page
+ * when it is first written, so what no row has reached costs no memory; and growing within the
+ * allocation moves rows in place instead of writing fresh pages, whose first touch costs here
+ * about 1.5 ms a MiB (a 1,000-token prompt joining 7 streams used to stall them 0.3–1.4 s).
+ */
+const PREALLOCATED_POSITIONS = 4096;
 
 const pastName = (layer: number, kind: number) => `past_key_values.${layer}.${kind === 0 ? 'key' : 'value'}`;
 const newName = (layer: number, kind: number) => `new.${layer}.${kind === 0 ? 'key' : 'value'}`;
@@ -40,7 +52,7 @@ const EMPTY_GROUP: GroupFeed = { first: 0, tokens: [], held: false, wanted: () =
 const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
 
 /** The fused layout, recognised by its inputs and outputs: two token groups, logits and new.{i}.key/value per layer. */
-export function ownedKvDecoderOf(backend: Backend, maxPositions: number): OwnedKvDecoder | undefined {
+export function ownedKvDecoderOf(backend: Backend, maxPositions: number, maxRows?: number): OwnedKvDecoder | undefined {
   const news = backend.outputs.filter((o) => /^new\.\d+\.key$/.test(o.name));
   const past = backend.inputs.find((i) => i.name === 'past_key_values.0.key');
   const grouped = backend.inputs.some((i) => i.name === 'b.input_ids');
@@ -48,7 +60,7 @@ export function ownedKvDecoderOf(backend: Backend, maxPositions: number): OwnedK
   const kvHeads = past.shape[1];
   const headDim = past.shape[3];
   if (typeof kvHeads !== 'number' || typeof headDim !== 'number') return undefined;
-  return { backend, layers: news.length, kvHeads, headDim, maxPositions };
+  return { backend, layers: news.length, kvHeads, headDim, maxPositions, maxRows };
 }
 
 const i64 = (values: ArrayLike<number>, dims: number[]): Tensor => ({ type: 'int64', data: BigInt64Array.from(Array.from(values, BigInt)), dims });
@@ -183,13 +195,28 @@ export function createOwnedKvEngine(model: OwnedKvDecoder): OwnedKvEngine {
     if (positions > model.maxPositions) throw new RuntimeError('invalid_request', `the sequence needs ${positions} positions; the model holds ${model.maxPositions}`);
     if (rows <= rowCapacity && positions <= positionCapacity) return;
     const oldPositions = positionCapacity;
-    const old = buffers;
-    // Rows double, so sequences joining one by one re-lay the buffers out a few times, not each time.
-    if (rows > rowCapacity) rowCapacity = Math.max(rows, rowCapacity * 2);
+    // Rows double (up to maxRows), so sequences joining one by one re-lay the buffers out a few times, not each time.
+    if (rows > rowCapacity) rowCapacity = Math.max(rows, Math.min(rowCapacity * 2, model.maxRows ?? Infinity));
     if (positions > positionCapacity) positionCapacity = Math.min(model.maxPositions, Math.ceil(positions / POSITION_STEP) * POSITION_STEP);
-    buffers = Array.from({ length: kinds }, () => new Float32Array(rowCapacity * rowStride()));
-    if (old.length === 0) return;
+    const needed = rowCapacity * rowStride();
+    if (buffers.length > 0 && (buffers[0] as Float32Array).length >= needed) return relayOut(oldPositions);
+    const old = buffers;
+    const allocated = Math.max(needed, (model.maxRows ?? 0) * H * Math.min(model.maxPositions, PREALLOCATED_POSITIONS) * D);
+    buffers = Array.from({ length: kinds }, () => new Float32Array(allocated));
     old.forEach((source, k) => lengths.forEach((n, row) => copyRow(source, oldPositions, row, buffers[k] as Float32Array, row, n)));
+  }
+
+  /** Rows move to the new position stride within their buffers: each block moves up, so the last goes first. */
+  function relayOut(oldPositions: number) {
+    if (oldPositions === positionCapacity) return;
+    for (const buffer of buffers) {
+      for (let row = lengths.length - 1; row >= 0; row--) {
+        for (let h = H - 1; h >= 0; h--) {
+          const src = (row * H + h) * oldPositions * D;
+          buffer.copyWithin((row * H + h) * positionCapacity * D, src, src + (lengths[row] as number) * D);
+        }
+      }
+    }
   }
 
   /** Writes a group's new.* positions (tokens from `base` of the run's [tokens, 1, H * D]) for rows `firstRow..` at each row's `starts`. */

@@ -8,7 +8,7 @@ export type WorkerRequest =
   | { op: 'release'; id: number; session: number }
   // A decoder session kept in the worker beside its model (runtime/backends/owned-kv-session.ts):
   // its KV buffers never cross threads; only token ids go in and logits come out.
-  | { op: 'decoder.open'; id: number; session: number; maxPositions: number }
+  | { op: 'decoder.open'; id: number; session: number; maxPositions: number; maxRows?: number }
   | { op: 'decoder.call'; id: number; session: number; method: EngineMethod; args: unknown[] };
 
 /** The engine's operations, called by name in the worker. */

@@ -13,13 +13,17 @@ export interface OpenedDecoder {
   backend: Backend;
 }
 
-/** A session over `file` (any form) for the model folder `modelDir`. */
-export async function openDecoder(modelDir: string, file = join(modelDir, 'onnx', 'model.onnx')): Promise<OpenedDecoder> {
+/**
+ * A session over `file` (any form) for the model folder `modelDir`. A fused session's buffers are
+ * allocated for `maxRows` rows (as the runtime's are for max_running_sequences): growth within
+ * them moves rows in place, growth past them re-allocates.
+ */
+export async function openDecoder(modelDir: string, file = join(modelDir, 'onnx', 'model.onnx'), maxRows = 3): Promise<OpenedDecoder> {
   const manifest = readManifest(modelDir);
   const backend = await createOnnxRuntimeBackend(file, { threads: 1 });
-  const owned = ownedKvDecoderOf(backend, manifest.maxLength);
+  const owned = ownedKvDecoderOf(backend, manifest.maxLength, maxRows);
   if (!owned) return { backend, session: createOptimumSession(optimumDecoderOf(backend, manifest)) };
-  return { backend, session: backend.openOwnedKvSession ? await backend.openOwnedKvSession(manifest.maxLength) : createOwnedKvSession(owned) };
+  return { backend, session: backend.openOwnedKvSession ? await backend.openOwnedKvSession(manifest.maxLength, maxRows) : createOwnedKvSession(owned) };
 }
 
 export const argmax = (row: Float32Array) => {
