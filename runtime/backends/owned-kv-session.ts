@@ -49,8 +49,6 @@ interface GroupFeed {
 /** The group a one-group run feeds as its second: no rows. */
 const EMPTY_GROUP: GroupFeed = { first: 0, tokens: [], held: false, wanted: () => [] };
 
-const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
-
 /** The fused layout, recognised by its inputs and outputs: two token groups, logits and new.{i}.key/value per layer. */
 export function ownedKvDecoderOf(backend: Backend, maxPositions: number, maxRows?: number): OwnedKvDecoder | undefined {
   const news = backend.outputs.filter((o) => /^new\.\d+\.key$/.test(o.name));
@@ -250,16 +248,16 @@ export function createOwnedKvEngine(model: OwnedKvDecoder): OwnedKvEngine {
       const width = Math.max(1, ...group.tokens.map((t) => t.length));
       const used = group.held ? lengths.slice(group.first, group.first + n) : new Array<number>(n).fill(0);
       if (used.length !== n) throw new RuntimeError('internal', `rows ${group.first}..${group.first + n - 1} do not exist (${lengths.length} held)`);
-      return { group, n, width, used, counts: group.tokens.map((t) => t.length) };
+      return { group, n, width, used, counts: group.tokens.map((t) => t.length), wanted: group.wanted(width) };
     });
-    const added = sum(plans.filter((p) => !p.group.held).map((p) => p.n));
+    const added = plans.reduce((rows, p) => rows + (p.group.held ? 0 : p.n), 0);
     const longest = Math.max(1, ...plans.flatMap((p) => p.used.map((u, r) => u + (p.counts[r] as number))));
     reserve(lengths.length + added, longest);
     const feeds: Feeds = {};
     const kept: string[] = [];
     const wanted: number[] = [];
     let base = 0;
-    plans.forEach(({ group, n, width, used, counts }, index) => {
+    plans.forEach(({ group, n, width, used, counts, wanted: positionsWanted }, index) => {
       const prefix = GROUP_PREFIXES[index] as string;
       const ids = new Array<number>(n * width).fill(0);
       const positions = new Array<number>(n * width).fill(0);
@@ -278,7 +276,7 @@ export function createOwnedKvEngine(model: OwnedKvDecoder): OwnedKvEngine {
           kept.push(name);
         }
       }
-      wanted.push(...group.wanted(width).map((position) => position + base));
+      wanted.push(...positionsWanted.map((position) => position + base));
       base += n * width;
     });
     feeds.logits_rows = i64(wanted, [wanted.length]);
@@ -305,8 +303,8 @@ export function createOwnedKvEngine(model: OwnedKvDecoder): OwnedKvEngine {
     const logits = outputs.logits?.data as Float32Array;
     const vocab = wanted.length > 0 ? logits.length / wanted.length : 0;
     let at = 0;
-    return plans.map(({ group, width }) => {
-      const rows = group.wanted(width).length;
+    return plans.map((plan) => {
+      const rows = plan.wanted.length;
       const view = logits.subarray(at * vocab, (at + rows) * vocab);
       at += rows;
       return view;

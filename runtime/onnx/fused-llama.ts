@@ -13,7 +13,8 @@
 // A run feeds two token groups, each with its own rows, width and past: the plain names, and the
 // same names prefixed `b.`. Embedding, norms, projections and MLP run on both groups' tokens at
 // once; attention runs per group. So a step's decode rows ([Ba, 1]) and a prompt chunk ([Bb, Sb])
-// share one pass over the weights instead of one each. A run with one group feeds `b.` 0 rows.
+// share one pass over the weights instead of one each. A run with one group feeds `b.` 0 rows,
+// and each layer's attention is an If that then skips the second group's nodes.
 //
 // Inputs per group: input_ids [B, S], position_ids [B, S], attention_mask [B, capacity + S] (1 on
 // each row's P_b used cache positions, then 1 on its real new tokens; rows are right-padded),
@@ -133,9 +134,10 @@ export function fusedLlamaModel(shape: LlamaShape, weights: LlamaWeights): Model
     const queryPos = g.op('Unsqueeze', [g.op('Range', [g.i64(0), S0, g.i64(1)]), g.i64([1])]);
     const causal = g.op('Tile', [g.op('LessOrEqual', [keyPos, queryPos]), g.i64([group, 1])]);
     const newBias = asBias(g.op('And', [newValid, g.op('Unsqueeze', [causal, g.i64([0, 1])])]));
+    const tokens = g.op('Mul', [B, S]);
     return {
       prefix,
-      tokens: g.op('Mul', [B, S]),
+      tokens,
       pastBias,
       newBias,
       splitSizes: concat([C, S]),
@@ -144,7 +146,7 @@ export function fusedLlamaModel(shape: LlamaShape, weights: LlamaWeights): Model
       folded: concat([B, g.i64([kvHeads]), g.op('Mul', [S, g.i64([group])]), g.i64([D])]),
       unfolded: concat([B, g.i64([kvHeads, group]), S, g.i64([D])]),
       kvPerHead: concat([dims, g.i64([kvHeads, D])]),
-      flat: concat([g.op('Mul', [B, S]), g.i64([1, heads * D])]),
+      flat: concat([tokens, g.i64([1, heads * D])]),
       flatIds: g.op('Reshape', [ids, g.i64([-1, 1])]),
       flatPositions: g.op('Reshape', [`${prefix}position_ids`, g.i64([-1, 1])]),
     };

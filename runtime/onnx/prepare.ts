@@ -26,7 +26,7 @@ export interface PrepareOptions {
 }
 
 /** Names what the fused rewrite writes; bump it whenever fused-llama.ts changes its output. */
-export const FUSE_RECIPE = 'ovserve-fused-llama-v8';
+export const FUSE_RECIPE = 'ovserve-fused-llama-v9';
 const BLOCK_RECIPE = 'ovserve-blockwise-v2';
 
 /** Cache file tag of a quantized-only rewrite. */
