@@ -36,17 +36,29 @@ export function isMatrixTranspose(node: NodeProto): boolean {
   return perm === undefined || (perm.ints.length === 2 && perm.ints[0] === 1n && perm.ints[1] === 0n);
 }
 
-const hasSubgraph = (graph: GraphProto) =>
-  graph.node.some((n) => n.attribute.some((a) => a.type === AttributeType.GRAPH || a.type === AttributeType.GRAPHS || a.other.some((f) => f.field === 6 || f.field === 11)));
+/** A node attribute holding graphs this module does not read: a list of graphs (GRAPHS, field 11). */
+const hasUnparsedGraphs = (nodes: readonly NodeProto[]): boolean =>
+  nodes.some((n) =>
+    n.attribute.some((a) => a.type === AttributeType.GRAPHS || a.other.some((f) => f.field === 11) || (a.type === AttributeType.GRAPH && a.g === undefined) || (a.g !== undefined && hasUnparsedGraphs(a.g.node))),
+  );
+
+/** Every name the nodes read, their subgraphs' nodes included (a branch reads outer names). */
+function namesRead(nodes: readonly NodeProto[], into = new Set<string>()): Set<string> {
+  for (const n of nodes) {
+    for (const name of n.input) into.add(name);
+    for (const a of n.attribute) if (a.g !== undefined) namesRead(a.g.node, into);
+  }
+  return into;
+}
 
 /**
  * The rewritten graph, minus what the rewrite left unused: Transposes of quantized tables, then
- * the FP32 weights nothing else reads. Subgraphs may read outer names this module cannot see, so a
- * graph with subgraphs keeps everything.
+ * the FP32 weights nothing else reads. A name a subgraph reads counts as read (it may be an outer
+ * one); a graph with subgraphs this module cannot parse keeps everything.
  */
 export function withoutOrphans(graph: GraphProto, nodes: NodeProto[], added: TensorProto[], transposes: ReadonlySet<NodeProto>, sources: ReadonlySet<string>): GraphProto {
-  const pruning = !hasSubgraph(graph);
-  const consumed = (list: NodeProto[]) => new Set([...list.flatMap((n) => n.input), ...graph.output.map((v) => v.name)]);
+  const pruning = !hasUnparsedGraphs(graph.node);
+  const consumed = (list: NodeProto[]) => namesRead(list, new Set(graph.output.map((v) => v.name as string)));
   let kept = nodes;
   if (pruning) {
     const reads = consumed(kept);

@@ -27,7 +27,8 @@ export interface PrepareOptions {
 
 /** Names what the fused rewrite writes; bump it whenever fused-llama.ts changes its output. */
 export const FUSE_RECIPE = 'ovserve-fused-llama-v9';
-const BLOCK_RECIPE = 'ovserve-blockwise-v2';
+/** Names what the blockwise quantizer writes (v3: FP32 weights it replaced are dropped beside If branches too). */
+const BLOCK_RECIPE = 'ovserve-blockwise-v3';
 
 /** Cache file tag of a quantized-only rewrite. */
 const tagOf = (quantize: Quantize, decoder: boolean) => (decoder ? `${quantize}-blockwise` : quantize);

@@ -13,6 +13,9 @@ import { argmax, maxAbsDiff, openDecoder, rowOf, teacherForcedAgreement, vocabOf
 
 const TOLERANCE = 1e-4;
 
+/** The nodes of a graph and of its If branches. */
+const withBranches = (list: NodeProto[]): NodeProto[] => list.flatMap((n) => [n, ...n.attribute.flatMap((a) => (a.g ? withBranches(a.g.node) : []))]);
+
 describe('fused Llama decoder with a runtime-owned KV cache', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ovserve-fused-'));
   const modelDir = join(dir, 'chat');
@@ -46,7 +49,6 @@ describe('fused Llama decoder with a runtime-owned KV cache', () => {
     expect(again).toBe(fusedFile);
     expect(lines.filter((l) => l.startsWith('fuse: rebuilt'))).toHaveLength(1);
     // Attention sits in If branches (both token groups, or the first alone): nodes include theirs.
-    const withBranches = (list: NodeProto[]): NodeProto[] => list.flatMap((n) => [n, ...n.attribute.flatMap((a) => (a.g ? withBranches(a.g.node) : []))]);
     const top = decodeModel(readFileSync(fusedFile)).graph.node;
     const nodes = withBranches(top);
     expect(top.filter((n) => n.opType === 'If')).toHaveLength(2); // one per layer
@@ -130,9 +132,14 @@ describe('fused Llama decoder with a runtime-owned KV cache', () => {
   ])('fused $quantize follows fp32 (teacher-forced top-1 agreement over 128 steps)', async ({ quantize, floor }) => {
     const config = JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as Record<string, unknown>;
     const file = await preparedModelFile(join(modelDir, 'onnx', 'model.onnx'), { quantize, fuse: config, decoder: true, log: (l) => lines.push(l) });
-    const ops = new Set(decodeModel(readFileSync(file)).graph.node.map((n) => n.opType));
+    const graph = decodeModel(readFileSync(file)).graph;
+    const ops = new Set(graph.node.map((n) => n.opType));
     expect(ops).toContain('MatMulNBits');
     expect(ops).not.toContain('MatMulInteger');
+    // The FP32 weights the quantized ones replace are gone, though attention sits in If branches:
+    // every initializer left is read by some node, a branch's included.
+    const read = new Set(withBranches(graph.node).flatMap((n) => n.input));
+    expect(graph.initializer.map((t) => t.name).filter((name) => !read.has(name as string))).toEqual([]);
     const candidate = await openDecoder(modelDir, file);
     const prompt = Array.from({ length: 16 }, (_, t) => 3 + ((t * 7919) % (vocab - 3)));
     const r = await teacherForcedAgreement(reference.session, candidate.session, prompt, 128);
