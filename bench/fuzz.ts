@@ -14,6 +14,7 @@ import { generateCase, isExcluded, ROUTE_KINDS, type GenerateOptions, type Scale
 import { checkOutcome, describeRequest, groupFailures, loadRequestSchemas, runFuzz, send, summarizeFailures, type CaseSource, type Failure, type Target } from '../test/fuzz/run.ts';
 import { serve } from '../wrangler-free-local/serve.ts';
 import { printTable, writeResults, type Row } from './lib/report.ts';
+import { builtCli } from './lib/server-process.ts';
 
 const PROJECT_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SPECS_DIR = resolve(PROJECT_DIR, '..', 'shared', 'specs');
@@ -89,7 +90,7 @@ async function childServer(workDir: string): Promise<Server> {
   };
   const start = async (): Promise<Target> => {
     const port = await freePort();
-    child = spawn(process.execPath, ['--import', 'tsx', 'wrangler-free-local/cli.ts', '--config', configFile, '--port', String(port), '--host', '127.0.0.1'], {
+    child = spawn(process.execPath, [builtCli(), '--config', configFile, '--port', String(port), '--host', '127.0.0.1'], {
       cwd: PROJECT_DIR,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

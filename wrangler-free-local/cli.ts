@@ -3,17 +3,17 @@
 // OVSERVE_API_KEYS[_FILE], OVSERVE_CORS_ORIGINS, and HF_ENDPOINT / HF_TOKEN for `source: hf:`
 // entries), `pull` (a Hugging Face model folder) and `models` (what the config serves, and
 // whether each folder is complete).
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { ModelTask, RepositoryConfig } from '../runtime/index.ts';
 import { displayPath, missingFiles, servingFiles } from './model-folders.ts';
+import { packageRoot } from './package-root.ts';
 import type { HubOptions } from './pull.ts';
 // The server, the runtime and the hub client are imported by the commands that use them, so
 // `--help`, `--version` and `pull` start without loading what they do not run.
 
-const DEFAULT_CONFIG = join(dirname(fileURLToPath(import.meta.url)), '..', 'models', 'config.json');
+const DEFAULT_CONFIG = join(packageRoot(), 'models', 'config.json');
 
 /** OVSERVE_DRAIN_TIMEOUT_S: seconds a SIGTERM/SIGINT drain may take; unset or empty means the default. */
 function parseDrainTimeoutMs(value: string | undefined, defaultMs: number): number {
@@ -54,7 +54,7 @@ function apiKeys(flags: readonly string[] | undefined): string[] | undefined {
   return keys.length > 0 ? keys : undefined;
 }
 
-const PACKAGE_JSON = join(dirname(fileURLToPath(import.meta.url)), '..', 'package.json');
+const PACKAGE_JSON = join(packageRoot(), 'package.json');
 
 /** A mistake in the command line: its message, a pointer to --help, exit code 2. */
 class UsageError extends Error {}

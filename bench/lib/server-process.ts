@@ -1,7 +1,19 @@
-// Runs ovserve as a child process (as a user would), so load generation does not share its event loop.
-import { spawn, type ChildProcess } from 'node:child_process';
+// Runs ovserve as a child process (as a user would: the JavaScript build `npm start` runs), so load
+// generation does not share its event loop.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const PROJECT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+let built = false;
+
+/** The CLI as `npm start` runs it: `npm run build` first (once per process; a no-op when up to date). */
+export function builtCli(): string {
+  if (!built) execFileSync('npm', ['run', '--silent', 'build'], { cwd: PROJECT_DIR, stdio: 'inherit' });
+  built = true;
+  return join(PROJECT_DIR, 'dist', 'wrangler-free-local', 'cli.js');
+}
 
 export interface ServerProcess {
   url: string;
@@ -12,7 +24,7 @@ export interface ServerProcess {
 export async function startServerProcess(config: object, workDir: string, port: number): Promise<ServerProcess> {
   const configFile = join(workDir, 'bench-config.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'wrangler-free-local/cli.ts', '--config', configFile, '--port', String(port)], {
+  const child = spawn(process.execPath, [builtCli(), '--config', configFile, '--port', String(port)], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;

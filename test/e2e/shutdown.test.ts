@@ -125,7 +125,7 @@ describe('shutdown of npm start', () => {
     running = await spawnNpmStart(configFile, options);
     await waitUntilReady(running);
     started = descendants(running.child.pid!).map((pid) => ({ pid, command: commandLine(pid) }));
-    const serverPid = started.find(({ command }) => command.includes('wrangler-free-local/cli.ts'))?.pid;
+    const serverPid = started.find(({ command }) => command.includes('dist/wrangler-free-local/cli.js'))?.pid;
     expect(serverPid, `no server process under npm (${started.map(({ command }) => command).join('; ')})`).toBeDefined();
     return { server: running, serverPid: serverPid! };
   }
