@@ -9,7 +9,7 @@
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
-# Production dependencies only. tsx is one of them: the server runs its TypeScript as is.
+# Production dependencies only.
 # --build-arg NPM_CI_FLAGS="--omit=dev --omit=optional" leaves out openvino-node (onnxruntime only).
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
@@ -17,15 +17,26 @@ COPY package.json package-lock.json .npmrc ./
 ARG NPM_CI_FLAGS="--omit=dev"
 RUN npm ci ${NPM_CI_FLAGS} && npm cache clean --force
 
-FROM ${NODE_IMAGE} AS runtime
+# The server as JavaScript (`npm run build`: tsc, a dev dependency), so the image runs no TypeScript
+# loader: measured, that saves about 80 MB of RSS per server process.
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
-COPY --from=deps /app/node_modules ./node_modules
-COPY package.json tsconfig.json ./
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --omit=optional
+COPY tsconfig.json tsconfig.build.json ./
 COPY runtime ./runtime
 COPY handlers ./handlers
 COPY models ./models
 COPY wrangler-free-local ./wrangler-free-local
 COPY deploy/prepare-models.ts ./deploy/prepare-models.ts
+RUN npm run build
+
+FROM ${NODE_IMAGE} AS runtime
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY models/config.json ./models/config.json
+COPY --from=build /app/dist ./dist
 # The default models volume: the fixture config, writable by the server's user so a fresh volume
 # can hold the fixtures it builds. The application files stay root-owned and read-only to it.
 RUN mkdir -p /models && cp models/config.json /models/config.json && chown -R 1000:1000 /models
@@ -52,4 +63,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
 # Exec form, no shell and no npm: node is PID 1 and gets the SIGTERM itself. PID 1 has no default
 # signal actions, so this relies on the server's own SIGTERM/SIGINT handlers (drain, then exit 0).
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "--import", "tsx", "wrangler-free-local/cli.ts"]
+ENTRYPOINT ["node", "dist/wrangler-free-local/cli.js"]

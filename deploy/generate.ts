@@ -119,8 +119,8 @@ function container(route: RouteName): IContainer {
     },
     volumeMounts: [
       { name: 'models', mountPath: MODELS_DIR, readOnly: true },
-      // tsx's compile cache and the rewrite cache (fused/quantized graphs, when the models'
-      // own folders are read-only) live under the temp folder.
+      // The rewrite cache (fused/quantized graphs, when the models' own folders are read-only)
+      // lives under the temp folder.
       { name: 'tmp', mountPath: '/tmp' },
     ],
   };
@@ -211,7 +211,7 @@ function composeFile(): string {
     models: {
       image: IMAGE,
       build,
-      entrypoint: ['node', '--import', 'tsx', 'deploy/prepare-models.ts'],
+      entrypoint: ['node', 'dist/deploy/prepare-models.js'],
       environment: { OVSERVE_CONFIG: CONFIG_FILE },
       volumes: [`\${OVSERVE_MODELS:-models}:${MODELS_DIR}`],
       read_only: true,

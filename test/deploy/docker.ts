@@ -26,6 +26,11 @@ export interface DockerfileModel {
   stopSignal: string;
   /** COPY lines of the final stage that read the build context: sources and destination. */
   contextCopies: Array<{ sources: string[]; dest: string }>;
+  /**
+   * COPY --from lines of the final stage: sources as paths under that stage's WORKDIR (what an
+   * earlier stage made there from the same context, e.g. `dist` from `npm run build`).
+   */
+  stageCopies: Array<{ from: string; sources: string[]; dest: string }>;
 }
 
 const jsonArgs = (i: Instruction) => (i as JSONInstruction).getJSONStrings().map((s) => s.getJSONValue());
@@ -66,6 +71,15 @@ export function readDockerfile(file = join(PROJECT_DIR, 'Dockerfile')): Dockerfi
       const args = i.getArguments().map((a) => a.getValue());
       return { sources: args.slice(0, -1), dest: args.at(-1) as string };
     });
+  const stageCopies = final.instructions
+    .filter((i) => i.getKeyword() === 'COPY' && /--from=/.test(i.toString()))
+    .map((i) => {
+      const from = /--from=(\S+)/.exec(i.toString())![1] as string;
+      const stage = stages.find((st) => st.name === from);
+      const workdir = stage?.instructions.filter((x) => x.getKeyword() === 'WORKDIR').at(-1)?.getArguments()[0]?.getValue() ?? '/';
+      const args = i.getArguments().map((a) => a.getValue()).filter((a) => !a.startsWith('--'));
+      return { from, sources: args.slice(0, -1).map((src) => posix.relative(workdir, src)), dest: args.at(-1) as string };
+    });
   return {
     text,
     stages,
@@ -77,6 +91,7 @@ export function readDockerfile(file = join(PROJECT_DIR, 'Dockerfile')): Dockerfi
     user: last('USER')?.getArguments()[0]?.getValue() ?? 'root',
     stopSignal: last('STOPSIGNAL')?.getArguments()[0]?.getValue() ?? 'SIGTERM',
     contextCopies,
+    stageCopies,
   };
 }
 
@@ -138,7 +153,9 @@ export function contextFiles(rules: readonly IgnoreRule[]): Map<string, boolean>
 
 /**
  * Lays out the image's working directory under `root` from the final stage's context COPY lines,
- * copying only what the build context holds. Returns the image paths written.
+ * copying only what the build context holds, and from its COPY --from lines, taking what the
+ * earlier stage made from the project folder (where `npm run build` made the same before the
+ * tests; node_modules is the caller's to link). Returns the image paths written.
  */
 export function stageImage(model: DockerfileModel, rules: readonly IgnoreRule[], root: string): string[] {
   const context = contextFiles(rules);
@@ -157,6 +174,14 @@ export function stageImage(model: DockerfileModel, rules: readonly IgnoreRule[],
         cpSync(join(PROJECT_DIR, f), out);
         written.push(target);
       }
+    }
+  }
+  for (const { sources, dest } of model.stageCopies) {
+    for (const source of sources.filter((src) => src !== 'node_modules')) {
+      if (!existsSync(join(PROJECT_DIR, source))) throw new Error(`COPY --from ${source}: not in the project folder (run npm run build)`);
+      const target = posix.isAbsolute(dest) ? dest : posix.join(model.workdir, dest);
+      cpSync(join(PROJECT_DIR, source), join(root, target), { recursive: true });
+      written.push(target);
     }
   }
   return written;

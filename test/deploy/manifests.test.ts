@@ -271,13 +271,20 @@ describe('Dockerfile', () => {
     expect(docker.final.instructions.some((i) => i.getKeyword() === 'COPY' && /--from=deps/.test(i.toString()))).toBe(true);
   });
 
-  it('runs as a numeric non-root user, stops with SIGTERM, and its entry is exec-form node (PID 1)', () => {
+  it('runs as a numeric non-root user, stops with SIGTERM, and its entry is exec-form node (PID 1) running the JavaScript build', () => {
     expect(docker.user).toMatch(/^[1-9]\d*(:\d+)?$/);
     expect(docker.stopSignal).toBe('SIGTERM');
-    expect(docker.command[0]).toBe('node');
-    // tsx is loaded at run time, so it must be a production dependency.
-    const imported = docker.command.filter((_, i) => docker.command[i - 1] === '--import');
-    for (const p of imported) expect(runtimePackages, p).toContain(p);
+    expect(docker.command).toEqual(['node', 'dist/wrangler-free-local/cli.js']);
+    expect(docker.stageCopies).toContainEqual({ from: 'build', sources: ['dist'], dest: './dist' });
+  });
+
+  it('its build stage compiles what tsconfig.build.json includes, and runs npm run build', () => {
+    const build = docker.stages.find((s) => s.name === 'build')!;
+    const lines = build.instructions.map((i) => i.toString());
+    expect(lines).toContain('RUN npm run build');
+    const copied = build.instructions.filter((i) => i.getKeyword() === 'COPY').flatMap((i) => i.getArguments().map((a) => a.getValue()).slice(0, -1));
+    const config = JSON.parse(readFileSync(join(PROJECT_DIR, 'tsconfig.build.json'), 'utf8').replace(/^\s*\/\/.*$/gm, '')) as { include: string[]; extends: string };
+    for (const path of [...config.include, 'tsconfig.build.json', config.extends.replace(/^\.\//, '')]) expect(copied, path).toContain(path);
   });
 
   it('binds a non-loopback HOST, and keeps models at a volume', () => {
@@ -305,10 +312,12 @@ describe('Dockerfile', () => {
 
   it('copies everything the entry command and prepare-models load, and they load only production packages', () => {
     const entry = docker.command.find((a) => /\.(ts|mjs|js)$/.test(a)) as string;
-    const graph = importGraph([entry, 'deploy/prepare-models.ts']);
+    const graph = importGraph([entry, 'dist/deploy/prepare-models.js']);
     expect(graph.missing).toEqual([]);
-    const copied = docker.contextCopies.flatMap((c) => c.sources);
-    const outside = [...graph.files].filter((f) => !copied.some((s) => f === s || f.startsWith(`${s}/`)) || !inContext(f, ignore));
+    const under = (f: string, sources: string[]) => sources.some((s) => f === s || f.startsWith(`${s}/`));
+    const fromContext = docker.contextCopies.flatMap((c) => c.sources);
+    const fromStages = docker.stageCopies.flatMap((c) => c.sources);
+    const outside = [...graph.files].filter((f) => !(under(f, fromContext) && inContext(f, ignore)) && !under(f, fromStages));
     expect(outside).toEqual([]);
     expect([...graph.packages].filter((p) => !runtimePackages.has(p))).toEqual([]);
   });
@@ -342,7 +351,7 @@ describe('Dockerfile', () => {
       const { app, env } = stage();
       const volume = mkdtempSync(join(root, 'volume-'));
       copyFileSync(join(app, 'models/config.json'), join(volume, 'config.json'));
-      const result = spawnSync(process.execPath, ['--import', 'tsx', 'deploy/prepare-models.ts'], { cwd: app, env: env({ OVSERVE_CONFIG: join(volume, 'config.json') }), encoding: 'utf8', timeout: 90_000 });
+      const result = spawnSync(process.execPath, ['dist/deploy/prepare-models.js'], { cwd: app, env: env({ OVSERVE_CONFIG: join(volume, 'config.json') }), encoding: 'utf8', timeout: 90_000 });
       expect(result.status, result.stderr + result.stdout).toBe(0);
       expect(readdirSync(join(volume, '.built')).sort()).toEqual(['tiny-chat', 'tiny-embed', 'tiny-mlp', 'tiny-rerank', 'tiny-sd']);
     }, 120_000);
