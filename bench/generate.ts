@@ -74,6 +74,16 @@ async function greedyCheck(f32File: string) {
   return { prompt: CHECK_PROMPT, ovserve_ids: ids, llama_cpp_ids: peer, agreeing_prefix: agreeing, identical: agreeing === CHECK_TOKENS };
 }
 
+/** The RSS of the server started with no models: the process's own share of RSS after load. */
+async function serverWithoutModels(): Promise<number> {
+  const server = await startServerProcess({ models: [] }, WORK_DIR, PORT);
+  try {
+    return rssOf(server.child.pid as number).rss; // at ready, as the loaded servers' figure is
+  } finally {
+    await server.stop();
+  }
+}
+
 /** ovserve through HTTP at concurrency 1 and 8, with the server's RSS after load and its peak. */
 async function throughHttp(format: Format) {
   const server = await startServerProcess(
@@ -169,6 +179,7 @@ async function main() {
   const rows: Row[] = [];
   const summary: Record<string, Record<string, number>> = {};
   const config = readManifest(MODEL_DIR).hfConfig;
+  const emptyRss = await serverWithoutModels();
   for (const format of FORMATS) {
     // Rewritten (or found in the cache) first, so the server's RSS after load is a restart's.
     const file = await preparedModelFile(SOURCE_FILE, { quantize: format.quantize, fuse: config, decoder: true, log: console.log });
@@ -192,6 +203,9 @@ async function main() {
       model_file_mb: mib(fileBytes),
       rss_after_load_mb: mib(http.loadedRss),
       rss_after_load_vs_file: round(http.loadedRss / fileBytes, 2),
+      // What loading the model added to a server serving none (node, the routes, no onnxruntime yet).
+      rss_added_by_load_vs_file: round((http.loadedRss - emptyRss) / fileBytes, 2),
+      server_without_models_mb: mib(emptyRss),
       rss_peak_mb: mib(http.peakRss),
       llama_cpp_rss_c8_mb: best(8)['RSS MB'] as number,
     };
