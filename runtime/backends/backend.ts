@@ -158,8 +158,11 @@ export interface KvBlockStore {
   readonly size: number;
   /** Keeps row `row`'s block `firstBlock + i` (positions from (firstBlock + i) x size) as `ids[i]`. */
   save(row: number, firstBlock: number, ids: readonly number[]): void;
-  /** Appends a row whose cache is these blocks, in order. */
-  open(ids: readonly number[]): void;
+  /**
+   * Appends a row whose cache is these blocks, in order, with room for `positions` (what the row
+   * will hold once its prompt is fed), so a prompt fed in chunks makes room once, not per chunk.
+   */
+  open(ids: readonly number[], positions?: number): void;
   /** Frees blocks. */
   drop(ids: readonly number[]): void;
 }

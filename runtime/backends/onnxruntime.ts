@@ -110,9 +110,9 @@ function workerEngine(call: (method: EngineMethod, args: unknown[]) => Promise<u
       send('reset');
     },
     saveBlocks: (row, firstBlock, ids) => send('saveBlocks', row, firstBlock, [...ids]),
-    openBlocks(ids) {
+    openBlocks(ids, positions) {
       rows += 1;
-      send('openBlocks', [...ids]);
+      send('openBlocks', [...ids], positions);
     },
     dropBlocks: (ids) => send('dropBlocks', [...ids]),
   };

@@ -333,7 +333,7 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
       // While rows decode, a prompt joins as a row opened from its cached blocks (or none) and is
       // fed in chunks that share the decode's run, rather than in a prefill run of its own.
       if (cached > 0 || (fusing && blocks && rows.some(decoding))) {
-        (blocks as NonNullable<typeof blocks>).open(hit);
+        (blocks as NonNullable<typeof blocks>).open(hit, context.length);
         stats.cachedTokens += cached;
         rows.push(next);
         pendingGrant.set(next, grant);

@@ -92,6 +92,21 @@ describe('fused decoder session: extend, hold, truncate, prefix blocks', () => {
     order.forEach((from, to) => expect(maxAbsDiff(rowOf(reordered, to, vocab), rowOf(reference, from, vocab))).toBeLessThan(TOLERANCE));
   });
 
+  it('keepRows compacts rows that move down and others that move up, in place, each row keeping its own cache', async () => {
+    const prompts = [PROMPT.slice(0, 9), PROMPT.slice(3, 25), PROMPT.slice(10, 14), PROMPT.slice(20, 41)];
+    await session.prefill(prompts);
+    const next = [11, 12, 13, 14];
+    const reference = (await session.decode(next)).slice();
+    // Row 0 leaves and three rows shift down; then a swap (one row down, one up, over its source).
+    for (const order of [[1, 2, 3], [3, 1, 0, 2]]) {
+      session.reset();
+      await session.prefill(prompts);
+      session.keepRows(order);
+      const kept = await session.decode(order.map((r) => next[r]!));
+      order.forEach((from, to) => expect(maxAbsDiff(rowOf(kept, to, vocab), rowOf(reference, from, vocab))).toBeLessThan(TOLERANCE));
+    }
+  });
+
   it('extendPair runs decode rows and a prompt chunk in one run, as a decode and an extend give them', async () => {
     const prompts = [PROMPT.slice(0, 12), PROMPT.slice(5, 20), PROMPT.slice(0, 8)];
     const reference = async () => {
