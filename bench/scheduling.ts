@@ -3,7 +3,8 @@
 // running the policy off, in one run:
 //   mixed load: 7 streams decode while a request with a 1,000-token prompt arrives — the streams'
 //     largest gap against their median gap, the newcomer's TTFT against its TTFT on an idle
-//     server, and aggregate tok/s; chunked prefill (max_step_tokens) against whole prefills.
+//     server, and aggregate tok/s; chunked prefill (max_step_tokens) against whole prefills; and a
+//     control, the same 7 streams with no newcomer: the largest gap this machine gives a decode alone.
 //   closed loop at concurrency 8: TTFT and TPOT p50 / p99, chunked and whole.
 //   prefix cache: 16 requests sharing a 1,000-token system prompt; TTFT warm against cold.
 //   prompt lookup: a repetitive prompt at concurrency 1; tok/s with num_assistant_tokens 5 against 0.
@@ -49,8 +50,11 @@ const ttft = (s: Streamed) => s.ttftMs;
 const gaps = (s: Streamed, from = 0) => s.chunks.slice(from + 1).map((t, i) => t - (s.chunks[from + i] as number));
 const median = (values: number[]) => summarize(values).p50;
 
-/** 7 streams decode; once each has 16 tokens, a 1,000-token prompt arrives. */
-async function mixedLoad(base: string, model: string) {
+/**
+ * 7 streams decode; once each has 16 tokens, a 1,000-token prompt arrives. Without the newcomer
+ * (the control), the same streams show the gaps this machine gives a decode alone.
+ */
+async function mixedLoad(base: string, model: string, newcomerArrives = true) {
   const idle = await stream(base, model, freshPrompt(LONG_PROMPT), 8);
   let warmed = 0;
   let release: () => void = () => {};
@@ -62,15 +66,15 @@ async function mixedLoad(base: string, model: string) {
     }),
   );
   await allWarm;
-  const newcomer = await stream(base, model, freshPrompt(LONG_PROMPT), 8);
+  const newcomer = newcomerArrives ? await stream(base, model, freshPrompt(LONG_PROMPT), 8) : undefined;
   const streams = await Promise.all(running);
   const wall = performance.now() - started;
   const streamGaps = streams.flatMap((s) => gaps(s, 15));
-  const tokens = streams.reduce((n, s) => n + s.completionTokens, 0) + newcomer.completionTokens;
+  const tokens = streams.reduce((n, s) => n + s.completionTokens, 0) + (newcomer?.completionTokens ?? 0);
   return {
     median_gap_ms: median(streamGaps),
     max_gap_ms: Math.max(...streamGaps),
-    newcomer_ttft_ms: ttft(newcomer),
+    newcomer_ttft_ms: newcomer ? ttft(newcomer) : NaN,
     idle_ttft_ms: ttft(idle),
     aggregate_tok_s: (tokens / wall) * 1000,
   };
@@ -134,7 +138,7 @@ async function main() {
     WORK_DIR,
     PORT,
   );
-  const results: Record<string, Array<Record<string, number>>> = { mixed_chunked: [], mixed_whole: [], c8_chunked: [], c8_whole: [], prefix_cached: [], prefix_cold: [], lookup_on: [], lookup_off: [] };
+  const results: Record<string, Array<Record<string, number>>> = { mixed_chunked: [], mixed_whole: [], mixed_control: [], c8_chunked: [], c8_whole: [], prefix_cached: [], prefix_cold: [], lookup_on: [], lookup_off: [] };
   try {
     // Warm both models (first runs pay for allocation).
     for (const m of ['policies', 'whole']) await stream(server.url, m, freshPrompt(64), 8);
@@ -148,6 +152,7 @@ async function main() {
       await quiet();
       results.mixed_chunked!.push(await mixedLoad(server.url, 'policies'));
       results.mixed_whole!.push(await mixedLoad(server.url, 'whole'));
+      results.mixed_control!.push(await mixedLoad(server.url, 'policies', false));
       results.c8_chunked!.push(await closedLoopC8(server.url, 'policies'));
       results.c8_whole!.push(await closedLoopC8(server.url, 'whole'));
       results.prefix_cached!.push(await sharedPrefix(server.url, 'policies'));
@@ -166,6 +171,7 @@ async function main() {
   };
   const mc = med('mixed_chunked');
   const mw = med('mixed_whole');
+  const mn = med('mixed_control');
   const cc = med('c8_chunked');
   const cw = med('c8_whole');
   const pc = med('prefix_cached');
@@ -175,6 +181,7 @@ async function main() {
   const ms = (x: number | undefined) => round(x as number, 0);
   const rows: Row[] = [
     { row: `mixed load, chunked (max_step_tokens ${STEP_TOKENS ?? 'default'})`, 'median gap ms': ms(mc.median_gap_ms), 'max gap ms': ms(mc.max_gap_ms), 'max/median': round((mc.max_gap_ms as number) / (mc.median_gap_ms as number), 2), 'newcomer TTFT ms': ms(mc.newcomer_ttft_ms), 'idle TTFT ms': ms(mc.idle_ttft_ms), 'TTFT/idle': round((mc.newcomer_ttft_ms as number) / (mc.idle_ttft_ms as number), 2), 'tok/s': round(mc.aggregate_tok_s as number) },
+    { row: 'control: the 7 streams, no newcomer', 'median gap ms': ms(mn.median_gap_ms), 'max gap ms': ms(mn.max_gap_ms), 'max/median': round((mn.max_gap_ms as number) / (mn.median_gap_ms as number), 2), 'newcomer TTFT ms': '', 'idle TTFT ms': '', 'TTFT/idle': '', 'tok/s': round(mn.aggregate_tok_s as number) },
     { row: 'mixed load, whole prefill', 'median gap ms': ms(mw.median_gap_ms), 'max gap ms': ms(mw.max_gap_ms), 'max/median': round((mw.max_gap_ms as number) / (mw.median_gap_ms as number), 2), 'newcomer TTFT ms': ms(mw.newcomer_ttft_ms), 'idle TTFT ms': ms(mw.idle_ttft_ms), 'TTFT/idle': round((mw.newcomer_ttft_ms as number) / (mw.idle_ttft_ms as number), 2), 'tok/s': round(mw.aggregate_tok_s as number) },
   ];
   const loop: Row[] = [
@@ -193,6 +200,7 @@ async function main() {
   printTable(other);
   const summary = {
     gap_max_over_median: (mc.max_gap_ms as number) / (mc.median_gap_ms as number),
+    control_gap_max_over_median: (mn.max_gap_ms as number) / (mn.median_gap_ms as number),
     newcomer_ttft_over_idle: (mc.newcomer_ttft_ms as number) / (mc.idle_ttft_ms as number),
     tok_s_chunked_over_whole: (mc.aggregate_tok_s as number) / (mw.aggregate_tok_s as number),
     c8_ttft_p99_over_p50: (cc.ttft_p99_ms as number) / (cc.ttft_p50_ms as number),
@@ -201,7 +209,7 @@ async function main() {
     lookup_speedup: (lon.tok_s as number) / (loff.tok_s as number),
   };
   console.log('\nratios:', Object.fromEntries(Object.entries(summary).map(([k, v]) => [k, round(v, 2)])));
-  console.log(`results: ${writeResults('scheduling', { model: PRESET, rounds: ROUNDS, summary, medians: { mc, mw, cc, cw, pc, pw, lon, loff }, raw: results })}`);
+  console.log(`results: ${writeResults('scheduling', { model: PRESET, rounds: ROUNDS, summary, medians: { mc, mw, mn, cc, cw, pc, pw, lon, loff }, raw: results })}`);
 }
 
 await main();
