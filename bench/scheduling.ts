@@ -179,10 +179,21 @@ async function main() {
   const lon = med('lookup_on');
   const loff = med('lookup_off');
   const ms = (x: number | undefined) => round(x as number, 0);
+  /** A mixed-load row; the control has no newcomer, so no TTFT columns. */
+  const mixedRow = (row: string, m: Record<string, number>, newcomer = true): Row => ({
+    row,
+    'median gap ms': ms(m.median_gap_ms),
+    'max gap ms': ms(m.max_gap_ms),
+    'max/median': round((m.max_gap_ms as number) / (m.median_gap_ms as number), 2),
+    'newcomer TTFT ms': newcomer ? ms(m.newcomer_ttft_ms) : '',
+    'idle TTFT ms': newcomer ? ms(m.idle_ttft_ms) : '',
+    'TTFT/idle': newcomer ? round((m.newcomer_ttft_ms as number) / (m.idle_ttft_ms as number), 2) : '',
+    'tok/s': round(m.aggregate_tok_s as number),
+  });
   const rows: Row[] = [
-    { row: `mixed load, chunked (max_step_tokens ${STEP_TOKENS ?? 'default'})`, 'median gap ms': ms(mc.median_gap_ms), 'max gap ms': ms(mc.max_gap_ms), 'max/median': round((mc.max_gap_ms as number) / (mc.median_gap_ms as number), 2), 'newcomer TTFT ms': ms(mc.newcomer_ttft_ms), 'idle TTFT ms': ms(mc.idle_ttft_ms), 'TTFT/idle': round((mc.newcomer_ttft_ms as number) / (mc.idle_ttft_ms as number), 2), 'tok/s': round(mc.aggregate_tok_s as number) },
-    { row: 'control: the 7 streams, no newcomer', 'median gap ms': ms(mn.median_gap_ms), 'max gap ms': ms(mn.max_gap_ms), 'max/median': round((mn.max_gap_ms as number) / (mn.median_gap_ms as number), 2), 'newcomer TTFT ms': '', 'idle TTFT ms': '', 'TTFT/idle': '', 'tok/s': round(mn.aggregate_tok_s as number) },
-    { row: 'mixed load, whole prefill', 'median gap ms': ms(mw.median_gap_ms), 'max gap ms': ms(mw.max_gap_ms), 'max/median': round((mw.max_gap_ms as number) / (mw.median_gap_ms as number), 2), 'newcomer TTFT ms': ms(mw.newcomer_ttft_ms), 'idle TTFT ms': ms(mw.idle_ttft_ms), 'TTFT/idle': round((mw.newcomer_ttft_ms as number) / (mw.idle_ttft_ms as number), 2), 'tok/s': round(mw.aggregate_tok_s as number) },
+    mixedRow(`mixed load, chunked (max_step_tokens ${STEP_TOKENS ?? 'default'})`, mc),
+    mixedRow('control: the 7 streams, no newcomer', mn, false),
+    mixedRow('mixed load, whole prefill', mw),
   ];
   const loop: Row[] = [
     { row: 'closed loop c8, chunked', 'TTFT p50': ms(cc.ttft_p50_ms), 'TTFT p99': ms(cc.ttft_p99_ms), 'TTFT p99/p50': round((cc.ttft_p99_ms as number) / (cc.ttft_p50_ms as number), 2), 'TPOT p50': ms(cc.tpot_p50_ms), 'TPOT p99': ms(cc.tpot_p99_ms), 'TPOT p99/p50': round((cc.tpot_p99_ms as number) / (cc.tpot_p50_ms as number), 2) },

@@ -36,7 +36,7 @@ export function isMatrixTranspose(node: NodeProto): boolean {
   return perm === undefined || (perm.ints.length === 2 && perm.ints[0] === 1n && perm.ints[1] === 0n);
 }
 
-/** A node attribute holding graphs this module does not read: a list of graphs (GRAPHS, field 11). */
+/** A node attribute holding graphs this module does not read: a list of graphs (GRAPHS, field 11) or a graph left undecoded. */
 const hasUnparsedGraphs = (nodes: readonly NodeProto[]): boolean =>
   nodes.some((n) =>
     n.attribute.some((a) => a.type === AttributeType.GRAPHS || a.other.some((f) => f.field === 11) || (a.type === AttributeType.GRAPH && a.g === undefined) || (a.g !== undefined && hasUnparsedGraphs(a.g.node))),
