@@ -5,6 +5,8 @@
 //     largest gap against their median gap, the newcomer's TTFT against its TTFT on an idle
 //     server, and aggregate tok/s; chunked prefill (max_step_tokens) against whole prefills; and a
 //     control, the same 7 streams with no newcomer: the largest gap this machine gives a decode alone.
+//     Also the p99 gap, and from the server's /metrics the mean decode run and the mean decode run
+//     a chunk rode in: what a chunk costs the streams' step, apart from the machine's own spikes.
 //   closed loop at concurrency 8: TTFT and TPOT p50 / p99, chunked and whole.
 //   prefix cache: 16 requests sharing a 1,000-token system prompt; TTFT warm against cold.
 //   prompt lookup: a repetitive prompt at concurrency 1; tok/s with num_assistant_tokens 5 against 0.
@@ -16,6 +18,7 @@ import { printTable, writeResults, type Row } from './lib/report.ts';
 import { closedLoop, startServerProcess } from './lib/server-process.ts';
 import { createStreamPoster, type StreamTiming } from './lib/sse-client.ts';
 import { round, summarize } from './lib/stats.ts';
+import { sample } from '../test/helpers/prometheus-text.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PORT = Number(process.env.BENCH_PORT ?? 8394);
@@ -56,6 +59,7 @@ const median = (values: number[]) => summarize(values).p50;
  */
 async function mixedLoad(base: string, model: string, newcomerArrives = true) {
   const idle = await stream(base, model, freshPrompt(LONG_PROMPT), 8);
+  const runsBefore = await engineRuns(base, model);
   let warmed = 0;
   let release: () => void = () => {};
   const allWarm = new Promise<void>((r) => (release = r));
@@ -69,15 +73,36 @@ async function mixedLoad(base: string, model: string, newcomerArrives = true) {
   const newcomer = newcomerArrives ? await stream(base, model, freshPrompt(LONG_PROMPT), 8) : undefined;
   const streams = await Promise.all(running);
   const wall = performance.now() - started;
+  const runs = await engineRuns(base, model, runsBefore);
   const streamGaps = streams.flatMap((s) => gaps(s, 15));
   const tokens = streams.reduce((n, s) => n + s.completionTokens, 0) + (newcomer?.completionTokens ?? 0);
   return {
     median_gap_ms: median(streamGaps),
     max_gap_ms: Math.max(...streamGaps),
+    p99_gap_ms: summarize(streamGaps).p99,
+    decode_run_ms: runs.decode,
+    decode_with_chunk_run_ms: runs.decode_with_chunk,
     newcomer_ttft_ms: newcomer ? ttft(newcomer) : NaN,
     idle_ttft_ms: ttft(idle),
     aggregate_tok_s: (tokens / wall) * 1000,
   };
+}
+
+type RunMeans = Record<'decode' | 'decode_with_chunk', number> & { text: string };
+
+/**
+ * The server's engine-run counters for a model (/metrics); given an earlier reading, the mean run
+ * of each kind since then, in ms (NaN for a kind that did not run).
+ */
+async function engineRuns(base: string, model: string, since?: RunMeans): Promise<RunMeans> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const read = (t: string, name: string, kind: string) => sample(t, name, { model_name: model, kind }) ?? 0;
+  const mean = (kind: string) => {
+    if (!since) return NaN;
+    const runs = read(text, 'ovserve:engine_runs_total', kind) - read(since.text, 'ovserve:engine_runs_total', kind);
+    return runs > 0 ? ((read(text, 'ovserve:engine_run_seconds_total', kind) - read(since.text, 'ovserve:engine_run_seconds_total', kind)) / runs) * 1000 : NaN;
+  };
+  return { text, decode: mean('decode'), decode_with_chunk: mean('decode_with_chunk') };
 }
 
 /** 32 requests of 128 prompt + 64 output tokens on 8 loops. */
@@ -189,6 +214,9 @@ async function main() {
     'idle TTFT ms': newcomer ? ms(m.idle_ttft_ms) : '',
     'TTFT/idle': newcomer ? round((m.newcomer_ttft_ms as number) / (m.idle_ttft_ms as number), 2) : '',
     'tok/s': round(m.aggregate_tok_s as number),
+    'p99 gap/median': round((m.p99_gap_ms as number) / (m.median_gap_ms as number), 2),
+    'decode run ms': round(m.decode_run_ms as number, 1),
+    'with chunk ms': newcomer ? round(m.decode_with_chunk_run_ms as number, 1) : '',
   });
   const rows: Row[] = [
     mixedRow(`mixed load, chunked (max_step_tokens ${STEP_TOKENS ?? 'default'})`, mc),
@@ -212,6 +240,9 @@ async function main() {
   const summary = {
     gap_max_over_median: (mc.max_gap_ms as number) / (mc.median_gap_ms as number),
     control_gap_max_over_median: (mn.max_gap_ms as number) / (mn.median_gap_ms as number),
+    gap_p99_over_median: (mc.p99_gap_ms as number) / (mc.median_gap_ms as number),
+    control_gap_p99_over_median: (mn.p99_gap_ms as number) / (mn.median_gap_ms as number),
+    chunk_run_over_decode_run: (mc.decode_with_chunk_run_ms as number) / (mc.decode_run_ms as number),
     newcomer_ttft_over_idle: (mc.newcomer_ttft_ms as number) / (mc.idle_ttft_ms as number),
     tok_s_chunked_over_whole: (mc.aggregate_tok_s as number) / (mw.aggregate_tok_s as number),
     c8_ttft_p99_over_p50: (cc.ttft_p99_ms as number) / (cc.ttft_p50_ms as number),

@@ -4,10 +4,12 @@
 // a middleware counts HTTP requests by route and status.
 import type { MiddlewareHandler } from 'hono';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Runtime, RuntimeMetrics } from '../../runtime/index.ts';
+import type { Runtime, RuntimeMetrics, SchedulerStats } from '../../runtime/index.ts';
 
 const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 const TPOT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5];
+type RunKind = keyof SchedulerStats['seconds'];
+const RUN_KINDS: Record<RunKind, string> = { prefill: 'prefill', decode: 'decode', decodeWithChunk: 'decode_with_chunk' };
 const LATENCY_BUCKETS = [0.01, 0.05, 0.1, 0.3, 0.5, 1, 2.5, 5, 10, 15, 20, 30, 40, 50, 60];
 
 export interface PrometheusMetrics {
@@ -81,6 +83,28 @@ export function createPrometheusMetrics(): PrometheusMetrics {
   level('ovserve:prefill_chunks_total', "Prompt chunks fed over a row's cache (chunked prefill, prefix-cache remainders).", (r, m, t) => generation(r, m, t)?.chunks);
   level('ovserve:spec_decode_num_draft_tokens_total', 'Tokens proposed by prompt lookup.', (r, m, t) => generation(r, m, t)?.proposedTokens);
   level('ovserve:spec_decode_num_accepted_tokens_total', 'Proposed tokens the model accepted.', (r, m, t) => generation(r, m, t)?.acceptedTokens);
+  /** Per model and kind of engine run: the scheduler's run counts, or the seconds they took. */
+  const byRun = (name: string, help: string, read: (g: SchedulerStats) => Record<RunKind, number>) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['model_name', 'kind'],
+      ...at,
+      collect() {
+        this.reset();
+        for (const m of source?.listModels() ?? []) {
+          const g = m.created === 0 || !source ? undefined : generation(source, m.name, m.task);
+          if (!g) continue;
+          for (const [kind, value] of Object.entries(read(g))) this.set({ model_name: m.name, kind: RUN_KINDS[kind as RunKind] }, value);
+        }
+      },
+    });
+  byRun('ovserve:engine_runs_total', 'Generation engine runs by what they ran: prefill (prompts, and chunks on their own), decode, decode_with_chunk (a prompt chunk rode in the decode run).', (g) => ({
+    prefill: g.prefills + g.chunks - g.sharedChunks,
+    decode: g.steps - g.sharedChunks,
+    decodeWithChunk: g.sharedChunks,
+  }));
+  byRun('ovserve:engine_run_seconds_total', 'Wall seconds of those runs (over engine_runs_total: the mean run of each kind, what a chunk adds to the streams\' step).', (g) => g.seconds);
   level('ovserve:largest_batch', 'The largest batch run so far.', (r, m, t) => batches(r, m, t)?.largestBatch ?? generation(r, m, t)?.largestDecodeBatch);
 
   return {

@@ -135,6 +135,12 @@ export interface SchedulerStats {
   kvCapacity: number;
   /** Prompt tokens looked up in the prefix cache (cachedTokens of them were found). */
   prefixQueriedTokens: number;
+  /**
+   * Wall seconds of the steps' engine work by what it ran: prefills and chunk runs of their own
+   * (prefills + chunks - sharedChunks of them), decode runs (steps - sharedChunks) and decode runs a
+   * chunk rode in (sharedChunks). Their means show what a chunk adds to the streams' step.
+   */
+  seconds: { prefill: number; decode: number; decodeWithChunk: number };
   /** Speculated tokens proposed, and of those accepted. */
   proposedTokens: number;
   acceptedTokens: number;
@@ -178,6 +184,7 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
     peakKvTokens: 0,
     kvCapacity: limits.maxKvTokens ?? limits.maxRunning * (limits.contextLength ?? 0),
     prefixQueriedTokens: 0,
+    seconds: { prefill: 0, decode: 0, decodeWithChunk: 0 },
     proposedTokens: 0,
     acceptedTokens: 0,
   };
@@ -467,13 +474,14 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
    * accepted while it is what the sequence itself chooses (so output is exactly plain decoding's).
    * A chunk run given here shares the run (extendPair): the step reads the weights once.
    */
-  async function decode(chunk?: ChunkRun): Promise<void> {
+  async function decode(chunk?: ChunkRun): Promise<'prefill' | 'decode' | 'decodeWithChunk' | 'nothing'> {
     const held = chunk?.filter(({ entry }) => rows.includes(entry) && live(entry)) ?? [];
     const active = rows.map((e) => decoding(e) && live(e) && !e.sequence.finished && !e.closed);
     const count = active.filter(Boolean).length;
     if (count === 0) {
-      if (held.length > 0) await feedRun(held);
-      return;
+      if (held.length === 0) return 'nothing';
+      await feedRun(held);
+      return 'prefill';
     }
     const proposals = rows.map((e, row) => (active[row] && session.extend && session.truncate ? e.sequence.propose() : []));
     const last = (e: Entry) => (e.group ? (e.next as number) : (e.sequence.generated.at(-1) as number));
@@ -520,7 +528,7 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
       const rowOf = new Map(rows.map((e, row) => [e, row]));
       for (const group of groups) beamStep(group, (e) => logits.last(rowOf.get(e) as number));
       applyBeamSteps();
-      return;
+      return chunkLogits ? 'decodeWithChunk' : 'decode';
     }
     const pending = session.decode(rows.map((e, row) => (active[row] ? last(e) : HOLD)));
     // The model runs in the inference worker: meanwhile the sequences get ready for their logits.
@@ -544,6 +552,7 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
       });
     }
     applyBeamSteps();
+    return 'decode';
   }
 
   /** A failed run: the batch cache went with it, so every sequence in flight fails. */
@@ -576,6 +585,7 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
     pendingGrant.clear();
     if (fresh.length > 0) {
       admitting = fresh.length;
+      const started = performance.now();
       try {
         await prefill(fresh);
       } catch (err) {
@@ -583,6 +593,7 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
         return;
       } finally {
         admitting = 0;
+        stats.seconds.prefill += (performance.now() - started) / 1000;
       }
     }
     try {
@@ -590,9 +601,13 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
       const runs = chunkRuns(grants);
       // The largest chunk run shares the decode's run; any other runs on its own first.
       const shared = fusing && rows.some(decoding) ? largest(runs) : undefined;
+      let started = performance.now();
       for (const run of runs) if (run !== shared) await feedRun(run);
+      stats.seconds.prefill += (performance.now() - started) / 1000;
       dropLeavers();
-      await decode(shared);
+      started = performance.now();
+      const ran = await decode(shared);
+      if (ran !== 'nothing') stats.seconds[ran] += (performance.now() - started) / 1000;
     } catch (err) {
       failEverything(err);
       return;

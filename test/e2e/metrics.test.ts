@@ -4,17 +4,8 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtureConfig } from '../helpers/fixtures.ts';
+import { sample } from '../helpers/prometheus-text.ts';
 import { startServer } from '../helpers/server.ts';
-
-/** `name{labels} value` lines of the exposition whose name and labels match. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
-    return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return undefined;
-}
 
 describe('Prometheus /metrics', () => {
   let server: Awaited<ReturnType<typeof startServer>>;
@@ -107,5 +98,17 @@ describe('Prometheus /metrics', () => {
     expect(sample(text, 'ovserve:kv_cache_usage_perc', m)).toBe(0);
     expect(sample(text, 'ovserve:num_preemptions_total', m)).toBe(0);
     for (const name of ['ovserve:prefill_chunks_total', 'ovserve:spec_decode_num_draft_tokens_total', 'ovserve:spec_decode_num_accepted_tokens_total']) expect(sample(text, name, m)).toBeGreaterThanOrEqual(0);
+  });
+
+  it('engine runs are counted and timed by kind', async () => {
+    await client.chat.completions.create({ model: 'tiny-chat', messages: [{ role: 'user', content: 'Count.' }], max_tokens: 4, ignore_eos: true } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    const text = await scrape();
+    for (const kind of ['prefill', 'decode']) {
+      const at = { model_name: 'tiny-chat', kind };
+      expect(sample(text, 'ovserve:engine_runs_total', at)).toBeGreaterThanOrEqual(1);
+      expect(sample(text, 'ovserve:engine_run_seconds_total', at)).toBeGreaterThan(0);
+    }
+    // The third kind is exported too (runs a prompt chunk rode in; the scheduling tests make them).
+    expect(sample(text, 'ovserve:engine_runs_total', { model_name: 'tiny-chat', kind: 'decode_with_chunk' })).toBeGreaterThanOrEqual(0);
   });
 });

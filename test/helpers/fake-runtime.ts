@@ -81,7 +81,7 @@ export function createFakeRuntime(models: Array<Pick<ModelInfo, 'name' | 'task'>
       throw new RuntimeError('wrong_task', 'The fake runtime makes no images.', { param: 'model' });
     },
     batchStats: () => ({ runs: 0, sequences: 0, largestBatch: 0, tokens: 0, paddedTokens: 0 }),
-    generationStats: (): SchedulerStats => ({ running: 0, waiting: 0, steps: 0, prefills: 0, chunks: 0, sharedChunks: 0, largestDecodeBatch: 0, largestStepTokens: 0, cachedTokens: 0, preemptions: 0, kvTokens: 0, peakKvTokens: 0, kvCapacity: 0, prefixQueriedTokens: 0, proposedTokens: 0, acceptedTokens: 0 }),
+    generationStats: (): SchedulerStats => ({ running: 0, waiting: 0, steps: 0, prefills: 0, chunks: 0, sharedChunks: 0, largestDecodeBatch: 0, largestStepTokens: 0, cachedTokens: 0, preemptions: 0, kvTokens: 0, peakKvTokens: 0, kvCapacity: 0, prefixQueriedTokens: 0, seconds: { prefill: 0, decode: 0, decodeWithChunk: 0 }, proposedTokens: 0, acceptedTokens: 0 }),
     embed(request) {
       fake.calls.embed.push(request);
       return fake.onEmbed(request);

@@ -37,6 +37,7 @@ describe('scheduling policies', () => {
     it('a long prompt fed in chunks beside a running stream gives the tokens of one prefill, greedy and seeded', async () => {
       for (const extra of [{}, seeded]) {
         const { chunks: before, sharedChunks: sharedBefore } = runtime.generationStats('chunked');
+        const timedBefore = runtime.generationStats('chunked').seconds.decodeWithChunk;
         const runner = collect(ask('chunked', SHARED.slice(0, 10), { maxTokens: 120 }));
         const chunked = await ids('chunked', LONG, extra);
         await runner;
@@ -46,6 +47,8 @@ describe('scheduling policies', () => {
         expect(chunks - before).toBeGreaterThanOrEqual(15);
         // While the runner decodes, each chunk rides in its decode run (the prompt joined as an empty row).
         expect(sharedChunks - sharedBefore).toBeGreaterThanOrEqual(15);
+        // Those runs are timed apart from plain decode runs (what /metrics' engine_run_seconds_total reads).
+        expect(runtime.generationStats('chunked').seconds.decodeWithChunk).toBeGreaterThan(timedBefore);
       }
     });
 
