@@ -261,6 +261,8 @@ export function createOwnedKvEngine(model: OwnedKvDecoder): OwnedKvEngine {
     let base = 0;
     plans.forEach(({ group, n, width, used, counts, wanted: positionsWanted }, index) => {
       const prefix = GROUP_PREFIXES[index] as string;
+      // The second group attends over its rows' span of the buffer only (fused-llama.ts slices it).
+      const span = !group.held ? 0 : index === 1 ? spanOf(used) : positionCapacity;
       const ids = new Array<number>(n * width).fill(0);
       const positions = new Array<number>(n * width).fill(0);
       group.tokens.forEach((row, r) => {
@@ -269,7 +271,7 @@ export function createOwnedKvEngine(model: OwnedKvDecoder): OwnedKvEngine {
       });
       feeds[`${prefix}input_ids`] = i64(ids, [n, width]);
       feeds[`${prefix}position_ids`] = i64(positions, [n, width]);
-      feeds[`${prefix}attention_mask`] = cacheMask(used, group.held ? positionCapacity : 0, counts, width);
+      feeds[`${prefix}attention_mask`] = cacheMask(used, span, counts, width);
       for (let k = 0; k < kinds; k++) {
         const name = `${prefix}${pastName(k >> 1, k & 1)}`;
         if (!group.held) feeds[name] = { type: 'float32', data: new Float32Array(0), dims: [n, H, 0, D] };
@@ -325,10 +327,20 @@ export function createOwnedKvEngine(model: OwnedKvDecoder): OwnedKvEngine {
     });
   }
 
-  /** Extends of held rows, one token group each, in one run. A row given no tokens is held, as in a decode. */
+  /** The positions a held group's attention needs to read: its longest row, in whole position steps, within the buffer's stride. */
+  const spanOf = (used: readonly number[]) => Math.min(positionCapacity, Math.ceil(Math.max(0, ...used) / POSITION_STEP) * POSITION_STEP);
+
+  /**
+   * Extends of held rows, one token group each, in one run. A row given no tokens is held, as in a
+   * decode. A lone extend whose rows hold less than the buffer's stride (a prompt chunk beside
+   * longer rows) runs as the second group, which reads only its rows' span of the cache.
+   */
   async function extendRuns(runs: readonly ExtendRun[]): Promise<RawPrefill[]> {
     const shapes = runs.map(({ tokens, everyPosition = [] }) => ({ counts: tokens.map((t) => t.length), every: tokens.map((_, r) => everyPosition[r] === true) }));
-    const logits = await run(runs.map(({ first, tokens }, i) => ({ first, tokens, held: true, wanted: (width: number) => logitRows((shapes[i] as (typeof shapes)[number]).counts, (shapes[i] as (typeof shapes)[number]).every, width) })));
+    const groups: GroupFeed[] = runs.map(({ first, tokens }, i) => ({ first, tokens, held: true, wanted: (width: number) => logitRows((shapes[i] as (typeof shapes)[number]).counts, (shapes[i] as (typeof shapes)[number]).every, width) }));
+    const lone = groups.length === 1 ? (groups[0] as GroupFeed) : undefined;
+    const second = lone !== undefined && spanOf(lengths.slice(lone.first, lone.first + lone.tokens.length)) < positionCapacity;
+    const logits = second ? (await run([EMPTY_GROUP, lone])).slice(1) : await run(groups);
     return shapes.map(({ counts, every }, i) => ({ logits: logits[i] as Float32Array, lengths: counts, every }));
   }
 

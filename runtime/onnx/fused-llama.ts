@@ -18,7 +18,9 @@
 //
 // Inputs per group: input_ids [B, S], position_ids [B, S], attention_mask [B, capacity + S] (1 on
 // each row's P_b used cache positions, then 1 on its real new tokens; rows are right-padded),
-// past_key_values.*. logits_rows [R]: which positions get logits, numbered over the group's
+// past_key_values.*. The `b.` group's mask may be narrower, [B, C + S] with C <= capacity: its
+// attention then reads only the first C positions of its past (a slice, copied), so a prompt
+// chunk's many queries are not scored against the buffer's unused positions. logits_rows [R]: which positions get logits, numbered over the group's
 // flattened [B * S] positions, the plain group's first. Outputs: logits [R, vocab], new.{i}.key/value
 // with the tokens in the same order.
 import { DataType, type ModelProto } from './model-proto.ts';
@@ -117,12 +119,16 @@ export function fusedLlamaModel(shape: LlamaShape, weights: LlamaWeights): Model
    * A token group's lengths, masks and shapes, built once for every layer. Reshapes name every
    * dim (no -1, no 0-copy), so an empty group (0 rows) runs through as empty tensors.
    */
-  const groupOf = (prefix: string) => {
+  const groupOf = (prefix: string, spanFromMask: boolean) => {
     const ids = `${prefix}input_ids`;
     const dims = g.op('Shape', [ids]); // [B, S]
     const B = g.op('Gather', [dims, g.i64([0])], { axis: 0 });
     const S = g.op('Gather', [dims, g.i64([1])], { axis: 0 });
-    const C = g.op('Gather', [g.op('Shape', [`${prefix}past_key_values.0.key`]), g.i64([2])], { axis: 0 });
+    // The past positions attended: the whole cache buffer, or (spanFromMask) the first C of it,
+    // C = the mask's width - S, so a chunk does not score its queries against unused positions.
+    const C = spanFromMask
+      ? g.op('Sub', [g.op('Gather', [g.op('Shape', [`${prefix}attention_mask`]), g.i64([1])], { axis: 0 }), S])
+      : g.op('Gather', [g.op('Shape', [`${prefix}past_key_values.0.key`]), g.i64([2])], { axis: 0 });
     const mask = g.op('Cast', [`${prefix}attention_mask`], { to: DataType.BOOL });
     // Past bias [B, 1, 1, C]: the cache positions each row uses.
     const pastValid = g.op('Slice', [mask, g.i64([0]), C, g.i64([1])]);
@@ -137,6 +143,8 @@ export function fusedLlamaModel(shape: LlamaShape, weights: LlamaWeights): Model
     const tokens = g.op('Mul', [B, S]);
     return {
       prefix,
+      spanFromMask,
+      C,
       tokens,
       pastBias,
       newBias,
@@ -156,7 +164,7 @@ export function fusedLlamaModel(shape: LlamaShape, weights: LlamaWeights): Model
   // one position per "row", so RotaryEmbedding's sequence length never exceeds its cache),
   // each attending over its own rows' cache: decode rows [Ba, 1] and a prompt chunk [Bb, Sb] run
   // in one step, reading the weights once. Group b is empty (0 rows) when a run has one group.
-  const groups = [groupOf(''), groupOf('b.')] as const;
+  const groups = [groupOf('', false), groupOf('b.', true)] as const;
   const tokenSplit = concat(groups.map((x) => x.tokens));
 
   /** Reshape to computed dims, a 0 among them meaning 0 (an empty group), not "copy the input's". */
@@ -191,11 +199,13 @@ export function fusedLlamaModel(shape: LlamaShape, weights: LlamaWeights): Model
     const rotaryQ = g.op('RotaryEmbedding', [q, positions, cosCache, sinCache], { interleaved: 0 }, MS);
     g.opTo('RotaryEmbedding', [k, positions, cosCache, sinCache], [`new.${i}.key`], { interleaved: 0 }, MS);
     const past = (x: Group, kind: string) => `${x.prefix}past_key_values.${i}.${kind}`;
+    /** A group's past as its attention reads it: the buffer, or its first C positions (a copy of those only). */
+    const pastOf = (b: GraphAssembler, x: Group, kind: string) => (x.spanFromMask ? b.op('Slice', [past(x, kind), g.i64([0]), x.C, g.i64([2])]) : past(x, kind));
     // Both groups when `b.` has tokens; else the plain group alone, without the second group's
     // nodes (an empty group still costs each node's dispatch: 15% of a batch-1 decode step).
     const both = g.branch('both_groups', ['tokens', 1, heads * D], (b) => {
       const [qs, ks, vs] = [byGroup(b, rotaryQ), byGroup(b, `new.${i}.key`), byGroup(b, `new.${i}.value`)];
-      return [b.op('Concat', groups.map((x, n) => attend(b, x, qs[n] as string, ks[n] as string, vs[n] as string, past(x, 'key'), past(x, 'value'))), { axis: 0 })];
+      return [b.op('Concat', groups.map((x, n) => attend(b, x, qs[n] as string, ks[n] as string, vs[n] as string, pastOf(b, x, 'key'), pastOf(b, x, 'value'))), { axis: 0 })];
     });
     const plain = g.branch('plain_group', ['tokens', 1, heads * D], (b) => [attend(b, groups[0], rotaryQ, `new.${i}.key`, `new.${i}.value`, past(groups[0], 'key'), past(groups[0], 'value'))]);
     const attention = g.op('If', [hasSecondGroup], { then_branch: { graph: both }, else_branch: { graph: plain } });

@@ -26,7 +26,7 @@ export interface PrepareOptions {
 }
 
 /** Names what the fused rewrite writes; bump it whenever fused-llama.ts changes its output. */
-export const FUSE_RECIPE = 'ovserve-fused-llama-v9';
+export const FUSE_RECIPE = 'ovserve-fused-llama-v10';
 /** Names what the blockwise quantizer writes (v3: FP32 weights it replaced are dropped beside If branches too). */
 const BLOCK_RECIPE = 'ovserve-blockwise-v3';
 

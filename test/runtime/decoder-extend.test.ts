@@ -128,6 +128,22 @@ describe('fused decoder session: extend, hold, truncate, prefix blocks', () => {
     for (const r of [0, 1, 2]) expect(maxAbsDiff(rowOf(after, r, vocab), rowOf(plain.after, r, vocab))).toBeLessThan(TOLERANCE);
   });
 
+  it("a chunk beside a longer row attends over its own span of the cache only, to the same logits", async () => {
+    // Row 0 holds 100 positions (the buffers' stride grows to 128); row 1's chunks read 64 of them.
+    const long = Array.from({ length: 100 }, (_, t) => (t * 53 + 7) % 1500);
+    const reference = await whole(PROMPT);
+    await session.prefill([long, PROMPT.slice(0, 8)]);
+    const lone = await session.extend!(1, [PROMPT.slice(8, 20)], [true]);
+    for (let t = 8; t < 20; t++) expect(maxAbsDiff(lone.at(0, t - 8), reference[t]!)).toBeLessThan(TOLERANCE);
+    const [, paired] = await session.extendPair!({ first: 0, tokens: [[5], []] }, { first: 1, tokens: [PROMPT.slice(20)], everyPosition: [true] });
+    for (let t = 20; t < PROMPT.length; t++) expect(maxAbsDiff(paired.at(0, t - 20), reference[t]!)).toBeLessThan(TOLERANCE);
+    // The long row's cache is untouched by the narrower runs: it decodes as if they never happened.
+    const after = await session.decode([6, HOLD]);
+    session.reset();
+    await session.prefill([[...long, 5]]);
+    expect(maxAbsDiff(rowOf(after, 0, vocab), (await session.decode([6])).slice(0, vocab))).toBeLessThan(TOLERANCE);
+  });
+
   it('truncate takes back positions: the row continues as if they were never fed', async () => {
     await session.prefill([PROMPT.slice(0, 12)]);
     const plain = (await session.decode([77])).slice();
