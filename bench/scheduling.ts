@@ -11,7 +11,7 @@
 //   prefix cache: 16 requests sharing a 1,000-token system prompt; TTFT warm against cold.
 //   prompt lookup: a repetitive prompt at concurrency 1; tok/s with num_assistant_tokens 5 against 0.
 //
-// BENCH_ROUNDS=3  BENCH_PORT=8394
+// BENCH_ROUNDS=3  BENCH_PORT=8394  BENCH_STEP_TOKENS (the main budget)  BENCH_EXTRA_STEP_TOKENS=64,96 (more, side by side)
 import { loadavg } from 'node:os';
 import { ensureDecoderFixture, MODEL_DIR, PRESET, WORK_DIR } from './lib/decoder-fixture.ts';
 import { printTable, writeResults, type Row } from './lib/report.ts';
@@ -26,6 +26,8 @@ const VOCAB = 49152;
 const LONG_PROMPT = 1000;
 /** max_step_tokens of the policies model; unset: the config default. */
 const STEP_TOKENS = process.env.BENCH_STEP_TOKENS ? Number(process.env.BENCH_STEP_TOKENS) : undefined;
+/** BENCH_EXTRA_STEP_TOKENS=64,96: more budgets, each its own model, in the mixed load and the closed loop beside the main one. */
+const EXTRA_STEP_TOKENS = (process.env.BENCH_EXTRA_STEP_TOKENS ?? '').split(',').filter(Boolean).map(Number);
 /** BENCH_PROBE=1: only the closed loop, for chunked with and without the prefix cache against whole (a diagnosis run). */
 const PROBE = process.env.BENCH_PROBE === '1';
 
@@ -157,6 +159,7 @@ async function main() {
       models: [
         { ...model, name: 'policies', ...(STEP_TOKENS ? { max_step_tokens: STEP_TOKENS } : {}) },
         { ...model, name: 'whole', max_step_tokens: 1_000_000, prefix_cache_tokens: 0 },
+        ...EXTRA_STEP_TOKENS.map((budget) => ({ ...model, name: `chunked-${budget}`, max_step_tokens: budget })),
         ...(PROBE ? [{ ...model, name: 'chunked-nocache', ...(STEP_TOKENS ? { max_step_tokens: STEP_TOKENS } : {}), prefix_cache_tokens: 0 }] : []),
       ],
     },
@@ -164,9 +167,10 @@ async function main() {
     PORT,
   );
   const results: Record<string, Array<Record<string, number>>> = { mixed_chunked: [], mixed_whole: [], mixed_control: [], c8_chunked: [], c8_whole: [], prefix_cached: [], prefix_cold: [], lookup_on: [], lookup_off: [] };
+  for (const budget of EXTRA_STEP_TOKENS) for (const key of [`mixed_chunked_${budget}`, `c8_chunked_${budget}`]) results[key] = [];
   try {
     // Warm both models (first runs pay for allocation).
-    for (const m of ['policies', 'whole']) await stream(server.url, m, freshPrompt(64), 8);
+    for (const m of ['policies', 'whole', ...EXTRA_STEP_TOKENS.map((b) => `chunked-${b}`)]) await stream(server.url, m, freshPrompt(64), 8);
     if (PROBE) {
       for (let r = 0; r < ROUNDS; r++) {
         for (const m of ['policies', 'chunked-nocache', 'whole']) console.log(m, JSON.stringify(await closedLoopC8(server.url, m)));
@@ -177,9 +181,11 @@ async function main() {
       await quiet();
       results.mixed_chunked!.push(await mixedLoad(server.url, 'policies'));
       results.mixed_whole!.push(await mixedLoad(server.url, 'whole'));
+      for (const budget of EXTRA_STEP_TOKENS) results[`mixed_chunked_${budget}`]!.push(await mixedLoad(server.url, `chunked-${budget}`));
       results.mixed_control!.push(await mixedLoad(server.url, 'policies', false));
       results.c8_chunked!.push(await closedLoopC8(server.url, 'policies'));
       results.c8_whole!.push(await closedLoopC8(server.url, 'whole'));
+      for (const budget of EXTRA_STEP_TOKENS) results[`c8_chunked_${budget}`]!.push(await closedLoopC8(server.url, `chunked-${budget}`));
       results.prefix_cached!.push(await sharedPrefix(server.url, 'policies'));
       results.prefix_cold!.push(await sharedPrefix(server.url, 'whole'));
       results.lookup_on!.push(await promptLookup(server.url, 'whole', 5));
@@ -220,12 +226,23 @@ async function main() {
   });
   const rows: Row[] = [
     mixedRow(`mixed load, chunked (max_step_tokens ${STEP_TOKENS ?? 'default'})`, mc),
+    ...EXTRA_STEP_TOKENS.map((budget) => mixedRow(`mixed load, chunked (max_step_tokens ${budget})`, med(`mixed_chunked_${budget}`))),
     mixedRow('control: the 7 streams, no newcomer', mn, false),
     mixedRow('mixed load, whole prefill', mw),
   ];
+  const loopRow = (row: string, c: Record<string, number>): Row => ({
+    row,
+    'TTFT p50': ms(c.ttft_p50_ms),
+    'TTFT p99': ms(c.ttft_p99_ms),
+    'TTFT p99/p50': round((c.ttft_p99_ms as number) / (c.ttft_p50_ms as number), 2),
+    'TPOT p50': ms(c.tpot_p50_ms),
+    'TPOT p99': ms(c.tpot_p99_ms),
+    'TPOT p99/p50': round((c.tpot_p99_ms as number) / (c.tpot_p50_ms as number), 2),
+  });
   const loop: Row[] = [
-    { row: 'closed loop c8, chunked', 'TTFT p50': ms(cc.ttft_p50_ms), 'TTFT p99': ms(cc.ttft_p99_ms), 'TTFT p99/p50': round((cc.ttft_p99_ms as number) / (cc.ttft_p50_ms as number), 2), 'TPOT p50': ms(cc.tpot_p50_ms), 'TPOT p99': ms(cc.tpot_p99_ms), 'TPOT p99/p50': round((cc.tpot_p99_ms as number) / (cc.tpot_p50_ms as number), 2) },
-    { row: 'closed loop c8, whole', 'TTFT p50': ms(cw.ttft_p50_ms), 'TTFT p99': ms(cw.ttft_p99_ms), 'TTFT p99/p50': round((cw.ttft_p99_ms as number) / (cw.ttft_p50_ms as number), 2), 'TPOT p50': ms(cw.tpot_p50_ms), 'TPOT p99': ms(cw.tpot_p99_ms), 'TPOT p99/p50': round((cw.tpot_p99_ms as number) / (cw.tpot_p50_ms as number), 2) },
+    loopRow('closed loop c8, chunked', cc),
+    ...EXTRA_STEP_TOKENS.map((budget) => loopRow(`closed loop c8, chunked (${budget})`, med(`c8_chunked_${budget}`))),
+    loopRow('closed loop c8, whole', cw),
   ];
   const other: Row[] = [
     { row: 'shared 1,000-token prefix, 16 requests', 'cache on ms': ms(pc.later_ttft_ms), 'cache off ms': ms(pw.later_ttft_ms), ratio: round((pc.later_ttft_ms as number) / (pw.later_ttft_ms as number), 3), goal: '<= 0.3' },
@@ -251,7 +268,7 @@ async function main() {
     lookup_speedup: (lon.tok_s as number) / (loff.tok_s as number),
   };
   console.log('\nratios:', Object.fromEntries(Object.entries(summary).map(([k, v]) => [k, round(v, 2)])));
-  console.log(`results: ${writeResults('scheduling', { model: PRESET, rounds: ROUNDS, summary, medians: { mc, mw, mn, cc, cw, pc, pw, lon, loff }, raw: results })}`);
+  console.log(`results: ${writeResults('scheduling', { model: PRESET, rounds: ROUNDS, summary, medians: { mc, mw, mn, cc, cw, pc, pw, lon, loff, ...Object.fromEntries(EXTRA_STEP_TOKENS.flatMap((b) => [[`mixed_chunked_${b}`, med(`mixed_chunked_${b}`)], [`c8_chunked_${b}`, med(`c8_chunked_${b}`)]])) }, raw: results })}`);
 }
 
 await main();

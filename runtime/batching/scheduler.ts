@@ -15,7 +15,7 @@ import type { BeamSearch, Hypothesis } from '../generation/beam-search.ts';
 import type { Sequence, StepOutput } from '../generation/sequence.ts';
 import { admits, kvCost, preemptions } from './kv-budget.ts';
 import { createPrefixCache, type PrefixCache } from './prefix-cache.ts';
-import { grantPrefill, stepBudget } from './step-budget.ts';
+import { FLOWING_AFTER, grantPrefill, stepBudget } from './step-budget.ts';
 
 export interface SchedulerLimits {
   maxRunning: number;
@@ -574,7 +574,8 @@ export function createScheduler(session: DecoderSession, limits: SchedulerLimits
     // (oldest first), then admissions with what is left.
     const decodeTokens = rows.filter(decoding).length;
     const partial = rows.filter((e) => !decoding(e));
-    const budget = stepBudget(limits.maxStepTokens ?? Infinity, decodeTokens, partial.length + Math.min(waiting.length, Math.max(0, limits.maxRunning - rows.length)));
+    const flowing = rows.filter((e) => decoding(e) && e.sequence.generated.length >= FLOWING_AFTER).length;
+    const budget = stepBudget(limits.maxStepTokens ?? Infinity, flowing, partial.length + Math.min(waiting.length, Math.max(0, limits.maxRunning - rows.length)));
     const remaining = partial.map((e) => e.context.length - e.fed);
     const given = chunking ? grantPrefill({ budget, floor: Math.min(CHUNK_FLOOR, budget) }, decodeTokens, remaining) : remaining;
     const grants = new Map(partial.map((e, i) => [e, given[i] as number]));

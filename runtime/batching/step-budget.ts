@@ -5,9 +5,11 @@
 // even when decoding alone fills the budget.
 //
 // The budget weighs the streams it protects against the prompts it delays: max_step_tokens while
-// the decoding sequences outnumber the waiting prompts, growing with the waiting ones' share
+// the flowing streams outnumber the waiting prompts, growing with the waiting ones' share
 // (several prompts arriving behind one stream do not each wait out a chain of small chunks), and
-// unbounded with nothing decoding (no stream to keep flowing).
+// unbounded with no stream flowing. A stream flows once it has FLOWING_AFTER tokens: sequences
+// that have only just started (a burst arriving together, the first of it admitted a step ahead)
+// do not hold the rest of the burst to small chunks — their own first token waited as long.
 
 export interface StepBudget {
   /** Most tokens one step runs (max_step_tokens). */
@@ -30,8 +32,11 @@ export function grantPrefill({ budget, floor }: StepBudget, decodeTokens: number
   });
 }
 
-/** This step's token budget: max_step_tokens x max(1, waiting prompts / decoding sequences). */
-export function stepBudget(maxStepTokens: number, decoding: number, waitingPrompts: number): number {
-  if (decoding === 0) return Infinity;
-  return maxStepTokens * Math.max(1, waitingPrompts / decoding);
+/** Tokens a decoding sequence has generated before its stream counts as flowing. */
+export const FLOWING_AFTER = 8;
+
+/** This step's token budget: max_step_tokens x max(1, waiting prompts / flowing streams). */
+export function stepBudget(maxStepTokens: number, flowing: number, waitingPrompts: number): number {
+  if (flowing === 0) return Infinity;
+  return maxStepTokens * Math.max(1, waitingPrompts / flowing);
 }

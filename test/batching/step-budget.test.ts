@@ -31,14 +31,14 @@ describe('grantPrefill', () => {
 });
 
 describe('stepBudget', () => {
-  it('is max_step_tokens while decoding sequences outnumber waiting prompts, and grows with their share', () => {
+  it('is max_step_tokens while flowing streams outnumber waiting prompts, and grows with their share', () => {
     expect(stepBudget(64, 7, 1)).toBe(64);
     expect(stepBudget(64, 4, 4)).toBe(64);
     expect(stepBudget(64, 1, 6)).toBe(384);
     expect(stepBudget(64, 2, 3)).toBe(96);
   });
 
-  it('is unbounded with nothing decoding', () => {
+  it('is unbounded with no stream flowing', () => {
     expect(stepBudget(64, 0, 5)).toBe(Infinity);
     expect(stepBudget(64, 0, 0)).toBe(Infinity);
   });

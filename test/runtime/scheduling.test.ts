@@ -3,6 +3,7 @@
 // scheduling (greedy and seeded), and the scheduler's stats (not timings) show they happened.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type GenerateRequest, type Runtime } from '../../runtime/index.ts';
+import { FLOWING_AFTER } from '../../runtime/batching/step-budget.ts';
 import { fixtureConfig } from '../helpers/fixtures.ts';
 import { collect } from '../helpers/generation.ts';
 
@@ -33,14 +34,28 @@ describe('scheduling policies', () => {
   const ids = async (model: string, tokens: number[], extra: Partial<GenerateRequest> = {}) => (await collect(ask(model, tokens, extra))).ids;
   const seeded = { temperature: 0.8, topP: 0.9, seed: 77 };
 
+  /**
+   * A stream on `model` read in the background; resolves once it has `tokens` tokens (a stream
+   * flows after FLOWING_AFTER), with `received()` its count so far and `done` its end.
+   */
+  async function runner(model: string, maxTokens: number, tokens = FLOWING_AFTER) {
+    const generation = await ask(model, SHARED.slice(0, 10), { maxTokens });
+    let received = 0;
+    const done = (async () => {
+      for await (const e of generation) if (e.type === 'delta') received += e.tokenIds.length;
+    })();
+    while (received < tokens) await new Promise((r) => setImmediate(r));
+    return { received: () => received, done };
+  }
+
   describe('chunked prefill', () => {
     it('a long prompt fed in chunks beside a running stream gives the tokens of one prefill, greedy and seeded', async () => {
       for (const extra of [{}, seeded]) {
         const { chunks: before, sharedChunks: sharedBefore } = runtime.generationStats('chunked');
         const timedBefore = runtime.generationStats('chunked').seconds.decodeWithChunk;
-        const runner = collect(ask('chunked', SHARED.slice(0, 10), { maxTokens: 120 }));
+        const stream = await runner('chunked', 120);
         const chunked = await ids('chunked', LONG, extra);
-        await runner;
+        await stream.done;
         expect(chunked).toEqual(await ids('plain', LONG, extra));
         // 300 tokens at 16 a step, one of them the runner's decode: about 20 runs (whole, it would be none).
         const { chunks, sharedChunks } = runtime.generationStats('chunked');
@@ -52,31 +67,31 @@ describe('scheduling policies', () => {
       }
     });
 
+    it('behind a stream that has only just started, a long prompt is fed whole: no stream flows yet', async () => {
+      const before = runtime.generationStats('chunked').chunks;
+      const stream = await runner('chunked', 60, 1);
+      expect(await ids('chunked', LONG)).toEqual(await ids('plain', LONG));
+      await stream.done;
+      // One run at most (the whole prompt riding in the young stream's decode), not 20 chunks.
+      expect(runtime.generationStats('chunked').chunks - before).toBeLessThanOrEqual(1);
+    });
+
     it('with nothing decoding, a long prompt prefills whole: there is no stream to keep flowing', async () => {
       const before = runtime.generationStats('chunked').chunks;
       expect(await ids('chunked', LONG)).toEqual(await ids('plain', LONG));
       expect(runtime.generationStats('chunked').chunks).toBe(before);
     });
 
-    it('a running stream keeps getting tokens while a long prompt is prefilled', async () => {
+    it('a flowing stream keeps getting tokens while a long prompt is prefilled', async () => {
       /** Tokens the first stream got after the newcomer was submitted and before its first token. */
       async function overlap(model: string): Promise<number> {
-        const running = await ask(model, SHARED.slice(0, 10), { maxTokens: 200 });
-        let received = 0;
+        const stream = await runner(model, 200);
+        const before = stream.received();
         let during = 0;
-        let newcomerStarted = false;
-        let submitted = false;
-        const reading = (async () => {
-          for await (const e of running) {
-            if (e.type !== 'delta') continue;
-            received += e.tokenIds.length;
-            if (submitted && !newcomerStarted) during += e.tokenIds.length;
-          }
-        })();
-        while (received < 3) await new Promise((r) => setImmediate(r));
-        submitted = true;
-        for await (const e of await ask(model, LONG, { maxTokens: 4 })) if (e.type === 'delta' && e.tokenIds.length > 0) newcomerStarted = true;
-        await reading;
+        for await (const e of await ask(model, LONG, { maxTokens: 4 })) {
+          if (e.type === 'delta' && e.tokenIds.length > 0 && during === 0) during = stream.received() - before;
+        }
+        await stream.done;
         return during;
       }
       // Whole, the prompt runs in one step: the stream gets at most that step's token meanwhile.
