@@ -37,10 +37,11 @@ const ModelEntrySchema = v.strictObject({
   /**
    * Generation: most tokens one engine step runs (decode tokens + prompt chunks): a long prompt is
    * prefilled a chunk per step, so running streams never stall for a whole prefill. Fused decoders
-   * only (others prefill whole). 160 from bench:scheduling on 2 cores: 64 narrowed the streams'
-   * largest gap a little at the cost of throughput and the closed loop's tail latencies.
+   * only (others prefill whole). 64 from bench:scheduling on 2 cores: a decode run carrying a
+   * chunk then takes 2.8x a plain decode run (96: 4.6x, 160: 6x), with the newcomer's TTFT at
+   * 1.0-1.5x its idle TTFT.
    */
-  max_step_tokens: v.optional(v.pipe(positiveInt, v.minValue(16)), 160),
+  max_step_tokens: v.optional(v.pipe(positiveInt, v.minValue(16)), 64),
   /** Generation: prompt positions whose KV the prefix cache keeps (LRU, blocks of 16); 0 turns it off. Fused decoders only. */
   prefix_cache_tokens: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 4096),
   /**
