@@ -45,10 +45,14 @@ type Streamed = StreamTiming;
 
 let poster: ReturnType<typeof createStreamPoster> | undefined;
 
-/** A streamed /v3/completions call over token ids, greedy, EOS ignored; resolves with its chunk times. */
+/**
+ * A streamed /v3/completions call over token ids, greedy, EOS ignored; resolves with its chunk
+ * times. logprobs 0 makes every token's chunk carry it: without, a token with no text yet merges
+ * into the next chunk and its gap counts twice.
+ */
 function stream(base: string, model: string, prompt: number[], maxTokens: number, extra: object = {}, onChunk?: (count: number) => void): Promise<Streamed> {
   poster ??= createStreamPoster(base, 64);
-  return poster('/v3/completions', { model, prompt, max_tokens: maxTokens, temperature: 0, ignore_eos: true, stream: true, stream_options: { include_usage: true }, ...extra }, onChunk);
+  return poster('/v3/completions', { model, prompt, max_tokens: maxTokens, temperature: 0, ignore_eos: true, logprobs: 0, stream: true, stream_options: { include_usage: true }, ...extra }, onChunk);
 }
 
 const ttft = (s: Streamed) => s.ttftMs;
