@@ -12,6 +12,7 @@
 //   prompt lookup: a repetitive prompt at concurrency 1; tok/s with num_assistant_tokens 5 against 0.
 //
 // BENCH_ROUNDS=3  BENCH_PORT=8394  BENCH_STEP_TOKENS (the main budget)  BENCH_EXTRA_STEP_TOKENS=64,96 (more, side by side)
+// BENCH_TOKEN_GAPS=1 (time tokens, not text)
 import { loadavg } from 'node:os';
 import { ensureDecoderFixture, MODEL_DIR, PRESET, WORK_DIR } from './lib/decoder-fixture.ts';
 import { printTable, writeResults, type Row } from './lib/report.ts';
@@ -47,12 +48,14 @@ let poster: ReturnType<typeof createStreamPoster> | undefined;
 
 /**
  * A streamed /v3/completions call over token ids, greedy, EOS ignored; resolves with its chunk
- * times. logprobs 0 makes every token's chunk carry it: without, a token with no text yet merges
- * into the next chunk and its gap counts twice.
+ * times. BENCH_TOKEN_GAPS=1 asks for logprobs 0, so every token's chunk carries it (without, a
+ * token with no text yet merges into the next chunk and its gap counts twice; with, the logprobs
+ * work lengthens every step).
  */
+const TOKEN_GAPS = process.env.BENCH_TOKEN_GAPS === '1';
 function stream(base: string, model: string, prompt: number[], maxTokens: number, extra: object = {}, onChunk?: (count: number) => void): Promise<Streamed> {
   poster ??= createStreamPoster(base, 64);
-  return poster('/v3/completions', { model, prompt, max_tokens: maxTokens, temperature: 0, ignore_eos: true, logprobs: 0, stream: true, stream_options: { include_usage: true }, ...extra }, onChunk);
+  return poster('/v3/completions', { model, prompt, max_tokens: maxTokens, temperature: 0, ignore_eos: true, ...(TOKEN_GAPS ? { logprobs: 0 } : {}), stream: true, stream_options: { include_usage: true }, ...extra }, onChunk);
 }
 
 const ttft = (s: Streamed) => s.ttftMs;

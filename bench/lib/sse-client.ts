@@ -2,7 +2,7 @@
 // token and the usage the server reports. A chunk counts when it carries text or, with `logprobs`
 // asked, tokens: a token whose bytes do not complete a character yet has no text, so without
 // logprobs it shows up only with a later token (random weights write many such; one stream in a
-// closed loop of 16 once showed its first text 7 s after its first token).
+// closed loop of 16 showed its first text 7 s after its first token).
 import { Agent, request } from 'node:http';
 
 export interface StreamTiming {
