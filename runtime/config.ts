@@ -38,8 +38,8 @@ const ModelEntrySchema = v.strictObject({
    * Generation: most tokens one engine step runs (decode tokens + prompt chunks): a long prompt is
    * prefilled a chunk per step, so running streams never stall for a whole prefill. Fused decoders
    * only (others prefill whole). 64 from bench:scheduling on 2 cores: a decode run carrying a
-   * chunk then takes 2.8x a plain decode run (96: 4.6x, 160: 6x), with the newcomer's TTFT at
-   * 1.0-1.5x its idle TTFT.
+   * chunk then takes 2.4-3.0x a plain decode run (96: 3.5-4.6x, 160: 4.7-6x), with the
+   * newcomer's TTFT at 1.0-1.7x its idle TTFT.
    */
   max_step_tokens: v.optional(v.pipe(positiveInt, v.minValue(16)), 64),
   /** Generation: prompt positions whose KV the prefix cache keeps (LRU, blocks of 16); 0 turns it off. Fused decoders only. */

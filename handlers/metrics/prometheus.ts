@@ -39,21 +39,26 @@ export function createPrometheusMetrics(): PrometheusMetrics {
   const httpSeconds = new Histogram({ name: 'ovserve:http_request_duration_seconds', help: 'HTTP request duration until the response starts (streams: until headers).', labelNames: ['route', 'method'], buckets: LATENCY_BUCKETS, ...at });
 
   let source: Runtime | undefined;
-  /** A level read from the runtime at scrape time, per loaded model of a task. */
-  const level = (name: string, help: string, read: (runtime: Runtime, model: string, task: string) => number | undefined) =>
+  /** Levels read from the runtime at scrape time, per loaded model of a task and any further labels. */
+  const levels = (name: string, help: string, labels: string[], read: (runtime: Runtime, model: string, task: string) => Array<[Record<string, string>, number]> | undefined) =>
     new Gauge({
       name,
       help,
-      labelNames: model,
+      labelNames: [...model, ...labels],
       ...at,
       collect() {
         this.reset();
         for (const m of source?.listModels() ?? []) {
           if (m.created === 0 || !source) continue;
-          const value = read(source, m.name, m.task);
-          if (value !== undefined) this.set({ model_name: m.name }, value);
+          for (const [extra, value] of read(source, m.name, m.task) ?? []) this.set({ model_name: m.name, ...extra }, value);
         }
       },
+    });
+  /** One level per loaded model. */
+  const level = (name: string, help: string, read: (runtime: Runtime, model: string, task: string) => number | undefined) =>
+    levels(name, help, [], (r, m, t) => {
+      const value = read(r, m, t);
+      return value === undefined ? undefined : [[{}, value]];
     });
   const stats = <T>(read: () => T) => {
     try {
@@ -85,19 +90,9 @@ export function createPrometheusMetrics(): PrometheusMetrics {
   level('ovserve:spec_decode_num_accepted_tokens_total', 'Proposed tokens the model accepted.', (r, m, t) => generation(r, m, t)?.acceptedTokens);
   /** Per model and kind of engine run: the scheduler's run counts, or the seconds they took. */
   const byRun = (name: string, help: string, read: (g: SchedulerStats) => Record<RunKind, number>) =>
-    new Gauge({
-      name,
-      help,
-      labelNames: ['model_name', 'kind'],
-      ...at,
-      collect() {
-        this.reset();
-        for (const m of source?.listModels() ?? []) {
-          const g = m.created === 0 || !source ? undefined : generation(source, m.name, m.task);
-          if (!g) continue;
-          for (const [kind, value] of Object.entries(read(g))) this.set({ model_name: m.name, kind: RUN_KINDS[kind as RunKind] }, value);
-        }
-      },
+    levels(name, help, ['kind'], (r, m, t) => {
+      const g = generation(r, m, t);
+      return g && Object.entries(read(g)).map(([kind, value]) => [{ kind: RUN_KINDS[kind as RunKind] }, value]);
     });
   byRun('ovserve:engine_runs_total', 'Generation engine runs by what they ran: prefill (prompts, and chunks on their own), decode, decode_with_chunk (a prompt chunk rode in the decode run).', (g) => ({
     prefill: g.prefills + g.chunks - g.sharedChunks,

@@ -20,8 +20,9 @@
 // each row's P_b used cache positions, then 1 on its real new tokens; rows are right-padded),
 // past_key_values.*. The `b.` group's mask may be narrower, [B, C + S] with C <= capacity: its
 // attention then reads only the first C positions of its past (a slice, copied), so a prompt
-// chunk's many queries are not scored against the buffer's unused positions. logits_rows [R]: which positions get logits, numbered over the group's
-// flattened [B * S] positions, the plain group's first. Outputs: logits [R, vocab], new.{i}.key/value
+// chunk's many queries are not scored against the buffer's unused positions. logits_rows [R]:
+// which positions get logits, numbered over the group's flattened [B * S] positions, the plain
+// group's first. Outputs: logits [R, vocab], new.{i}.key/value
 // with the tokens in the same order.
 import { DataType, type ModelProto } from './model-proto.ts';
 import { GraphAssembler, modelOf, valueInfo } from './graph-assembler.ts';

@@ -87,12 +87,12 @@ describe('scheduling policies', () => {
       async function overlap(model: string): Promise<number> {
         const stream = await runner(model, 200);
         const before = stream.received();
-        let during = 0;
+        let during: number | undefined;
         for await (const e of await ask(model, LONG, { maxTokens: 4 })) {
-          if (e.type === 'delta' && e.tokenIds.length > 0 && during === 0) during = stream.received() - before;
+          if (e.type === 'delta' && e.tokenIds.length > 0) during ??= stream.received() - before;
         }
         await stream.done;
-        return during;
+        return during ?? 0;
       }
       // Whole, the prompt runs in one step: the stream gets at most that step's token meanwhile.
       expect(await overlap('plain')).toBeLessThanOrEqual(2);
